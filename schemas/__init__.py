@@ -1,0 +1,1 @@
+"""Message contracts for every Rasd topic: models, topic names and the one codec."""
