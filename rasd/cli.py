@@ -1,0 +1,242 @@
+"""The ``rasd`` command: run the pipeline, publish articles, follow alerts, run one worker, process offline."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.codec import DecodeError, decode
+from schemas.models import Alert, DeadLetter
+from schemas.topics import Topics
+from services.common.settings import SERVICES, SETTINGS_BY_SERVICE, CommonSettings
+
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LOCAL_PORT = 9092
+
+
+def _bootstrap() -> str:
+    """The configured bootstrap servers, or the address ``rasd run`` gives its local broker."""
+    configured = CommonSettings().bootstrap_servers
+    port = int(os.environ.get("RASD_LOCAL_KAFKA_PORT", DEFAULT_LOCAL_PORT))
+    return configured or f"127.0.0.1:{port}"
+
+
+# ---------------------------------------------------------------- worker
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one service as a Faust worker, with its Prometheus endpoint."""
+    import importlib
+
+    from prometheus_client import CollectorRegistry
+
+    from services.common.worker import run_worker, serve_metrics
+
+    settings = SETTINGS_BY_SERVICE[args.name]()
+    if not settings.bootstrap_servers:
+        print("RASD_BOOTSTRAP_SERVERS is not set: point it at Kafka, or use `rasd run`.", file=sys.stderr)
+        return 2
+    registry = CollectorRegistry()
+    module = importlib.import_module(f"services.{args.name}.agent")
+    app = module.build(settings, registry, worker_tag=args.tag)
+    serve_metrics(settings, registry, args.metrics_port)
+    run_worker(app, loglevel=args.loglevel)
+    return 0
+
+
+# ---------------------------------------------------------------- publish / alerts
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish article files to the raw topic."""
+    from rasd.inputs import read_articles
+    from rasd.kafka_io import publish
+
+    keys = asyncio.run(publish(_bootstrap(), args.topic or Topics().raw, read_articles(args.paths)))
+    print(f"published {len(keys)} article(s) to {args.topic or Topics().raw}")
+    return 0
+
+
+def format_alert(alert: Alert) -> str:
+    """One human line per alert: severity, score, title, the evidence and who/where."""
+    terms = ", ".join(dict.fromkeys(m.term for m in alert.matches))
+    who = ", ".join(e.name for e in alert.entities[:5])
+    line = f"[{alert.severity.upper():6s} {alert.score:5.2f}] {alert.title}  ({alert.article_id})"
+    line += f"\n    evidence: {terms}"
+    return line + (f"\n    entities: {who}" if who else "")
+
+
+def alert_passes(alert: Alert, min_severity: str) -> bool:
+    return SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[min_severity]
+
+
+async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
+    from rasd.kafka_io import follow
+
+    async for record in follow(bootstrap, [Topics().alerts], group_id=args.group):
+        try:
+            alert = decode(record.value, Alert)
+        except DecodeError as exc:
+            print(f"(undecodable alert at offset {record.offset}: {exc})", file=sys.stderr)
+            continue
+        if alert_passes(alert, args.min_severity):
+            text = orjson.dumps(alert.model_dump(mode="json")).decode() if args.json else format_alert(alert)
+            print(text, flush=True)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Subscribe to the alerts topic and print alerts as they arrive."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_print_alerts(_bootstrap(), args))
+    return 0
+
+
+# ---------------------------------------------------------------- process
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    """Run the four cores offline and print one JSON line per input article."""
+    from rasd.inputs import read_articles
+    from rasd.offline import process_all
+
+    out = sys.stdout.buffer
+    for record in process_all(read_articles(args.paths)):
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+    return 0
+
+
+# ---------------------------------------------------------------- run
+
+
+@contextlib.contextmanager
+def _broker(args: argparse.Namespace) -> Iterator[str]:
+    configured = CommonSettings().bootstrap_servers
+    if configured:
+        yield configured
+        return
+    from rasd.kafka_local import LocalKafka
+
+    port = int(os.environ.get("RASD_LOCAL_KAFKA_PORT", DEFAULT_LOCAL_PORT))
+    print(f"starting the local Apache Kafka broker on 127.0.0.1:{port} (first run fetches it with Maven)…")
+    with LocalKafka(port=port, log_file=args.state_dir / "kafka.log") as kafka:
+        print(f"kafka ready at {kafka.bootstrap_servers}")
+        yield kafka.bootstrap_servers
+
+
+async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> int:
+    """Print alerts live; with ``once``, return when every published article has reached its last topic."""
+    from rasd.kafka_io import follow, group_lag
+
+    topics = Topics()
+    finished: set[str] = set()
+    reached_enriched = False
+    deadline = time.monotonic() + timeout
+    stream = follow(bootstrap, [topics.alerts, topics.duplicates, topics.enriched, topics.dlq])
+    async for record in stream:
+        if record.topic == topics.alerts:
+            print(format_alert(decode(record.value, Alert)), flush=True)
+            continue
+        if record.topic == topics.dlq:
+            letter = decode(record.value, DeadLetter)
+            print(f"[DLQ] {letter.stage}: {letter.error}", flush=True)
+        if record.key in keys:
+            finished.add(record.key)
+            reached_enriched |= record.topic == topics.enriched
+        if once and finished >= keys:
+            break
+        if once and time.monotonic() > deadline:
+            print(f"timed out: {len(keys - finished)} article(s) did not finish", file=sys.stderr)
+            return 1
+    if once and reached_enriched:
+        # The last hop: wait until the alerter has consumed every enriched article, then drain alerts.
+        while (await group_lag(bootstrap, "rasd-alerter", topics.enriched)) != 0:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Local broker if needed, the four workers, publish the seeds, show alerts live."""
+    from rasd.inputs import read_articles
+    from rasd.kafka_io import message_key, publish
+    from rasd.kafka_local import create_topics
+    from rasd.runner import Workers
+
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    with _broker(args) as bootstrap:
+        settings = CommonSettings()
+        asyncio.run(create_topics(bootstrap, settings.topics.all(), partitions=settings.partitions))
+        workers = Workers(bootstrap, log_dir=args.state_dir / "logs",
+                          extra_env={"RASD_DATA_DIR": str(args.state_dir / "data")})
+        try:
+            workers.start()
+            workers.wait_ready()
+            for proc in workers.procs:
+                print(f"{proc.service:12s} metrics: {proc.metrics_url}   log: {proc.log_path}")
+            raws = list(read_articles(args.paths or [PROJECT_ROOT / "seeds"]))
+            asyncio.run(publish(bootstrap, settings.topics.raw, raws))
+            print(f"published {len(raws)} article(s); alerts follow (Ctrl-C to stop)\n", flush=True)
+            keys = {message_key(r) for r in raws}
+            return asyncio.run(_watch(bootstrap, keys, args.once, args.timeout))
+        except KeyboardInterrupt:
+            print("\nstopping…")
+            return 0
+        finally:
+            workers.stop()
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rasd", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="local broker, the four services, publish seeds/, print alerts live")
+    run.add_argument("paths", nargs="*", type=Path, help="articles to publish (default: seeds/)")
+    run.add_argument("--once", action="store_true", help="exit when every published article is through")
+    run.add_argument("--timeout", type=float, default=300.0, help="with --once: give up after this many seconds")
+    run.add_argument("--state-dir", type=Path, default=Path(tempfile.gettempdir()) / "rasd-run",
+                     help="logs and table state of this run")
+    run.set_defaults(func=cmd_run)
+
+    pub = sub.add_parser("publish", help="publish .txt/.json/.jsonl articles to the raw topic")
+    pub.add_argument("paths", nargs="+", type=Path)
+    pub.add_argument("--topic", help="topic (default: RASD_TOPIC_RAW or articles.raw)")
+    pub.set_defaults(func=cmd_publish)
+
+    alerts = sub.add_parser("alerts", help="subscribe to alerts and print them")
+    alerts.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="low")
+    alerts.add_argument("--json", action="store_true", help="one JSON alert per line")
+    alerts.add_argument("--group", default="rasd-alerts-cli", help="consumer group (resumes where it stopped)")
+    alerts.set_defaults(func=cmd_alerts)
+
+    worker = sub.add_parser("worker", help="run one service as a Faust worker")
+    worker.add_argument("name", choices=SERVICES)
+    worker.add_argument("--metrics-port", type=int, default=None, help="override RASD_<SERVICE>_METRICS_PORT")
+    worker.add_argument("--tag", default="", help="suffix for this worker's state dir (several on one host)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    proc = sub.add_parser("process", help="run the four cores offline; one JSON line per article")
+    proc.add_argument("paths", nargs="+", type=Path)
+    proc.set_defaults(func=cmd_process)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,98 @@
+"""Service settings: one frozen pydantic-settings object per service, read once at start-up.
+
+Every variable starts with ``RASD_``.  Settings shared by all services:
+
+* ``RASD_BOOTSTRAP_SERVERS`` — Kafka bootstrap servers; empty means "the embedded
+  local broker" (``rasd run`` starts it and passes its address to the workers).
+* ``RASD_PARTITIONS`` — partitions for topics the services create (default 4).
+* ``RASD_DATA_DIR`` — where Faust keeps its table data (default ``var/``).
+* ``RASD_TOPIC_<NAME>`` — topic names (see :class:`schemas.topics.Topics`).
+* ``RASD_<SERVICE>_METRICS_PORT`` — the Prometheus port of each service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import Topics
+
+SERVICES: tuple[str, ...] = ("normalizer", "deduplicator", "entities", "alerter")
+DEFAULT_METRICS_PORTS: dict[str, int] = {
+    "normalizer": 9101,
+    "deduplicator": 9102,
+    "entities": 9103,
+    "alerter": 9104,
+}
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads: broker, partitions, state directory, topic names."""
+
+    model_config = SettingsConfigDict(env_prefix="RASD_", frozen=True, extra="ignore")
+
+    service: ClassVar[str] = ""
+
+    bootstrap_servers: str = Field(default="", description="Kafka bootstrap servers; empty = embedded broker")
+    partitions: int = Field(default=4, ge=1, description="Partitions of the topics the services create")
+    data_dir: Path = Field(default=Path("var"), description="Faust table state directory")
+    metrics_host: str = Field(default="127.0.0.1", description="Interface the metrics server binds to")
+    topics: Topics = Field(default_factory=Topics)
+
+    @property
+    def broker_url(self) -> str:
+        """Faust broker URL(s) for the bootstrap servers."""
+        servers = [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("RASD_BOOTSTRAP_SERVERS is empty: start the local broker first (rasd run)")
+        return ";".join(f"kafka://{s}" for s in servers)
+
+
+class NormalizerSettings(CommonSettings):
+    """Settings of the normalizer service."""
+
+    service: ClassVar[str] = "normalizer"
+    normalizer_metrics_port: int = DEFAULT_METRICS_PORTS["normalizer"]
+
+
+class DeduplicatorSettings(CommonSettings):
+    """Settings of the deduplicator service (``RASD_DEDUP_*`` tune the near-duplicate test)."""
+
+    service: ClassVar[str] = "deduplicator"
+    deduplicator_metrics_port: int = DEFAULT_METRICS_PORTS["deduplicator"]
+    dedup_threshold: float = Field(default=0.6, gt=0.0, le=1.0, description="Min estimated Jaccard")
+    dedup_num_perm: int = Field(default=128, ge=16, description="MinHash permutations")
+    dedup_bands: int = Field(default=32, ge=1, description="LSH bands (must divide num_perm)")
+    dedup_shingle: int = Field(default=3, ge=1, description="Words per shingle")
+
+
+class EntitiesSettings(CommonSettings):
+    """Settings of the entities service."""
+
+    service: ClassVar[str] = "entities"
+    entities_metrics_port: int = DEFAULT_METRICS_PORTS["entities"]
+
+
+class AlerterSettings(CommonSettings):
+    """Settings of the alerter service."""
+
+    service: ClassVar[str] = "alerter"
+    alerter_metrics_port: int = DEFAULT_METRICS_PORTS["alerter"]
+    alert_emit_low: bool = Field(default=False, description="Also emit low-severity alerts")
+
+
+def metrics_port(settings: CommonSettings) -> int:
+    """The metrics port of the service these settings belong to."""
+    port: int = getattr(settings, f"{settings.service}_metrics_port")
+    return port
+
+
+SETTINGS_BY_SERVICE: dict[str, type[CommonSettings]] = {
+    "normalizer": NormalizerSettings,
+    "deduplicator": DeduplicatorSettings,
+    "entities": EntitiesSettings,
+    "alerter": AlerterSettings,
+}

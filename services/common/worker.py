@@ -1,0 +1,110 @@
+"""Faust plumbing shared by the four services: the app, the topics, the thin agent, metrics.
+
+This is the only module (with :mod:`services.deduplicator.agent`) that imports
+Faust.  The agent it builds only moves messages: bytes in, :func:`process_message`
+(decode → core → encode, failures to the DLQ), bytes out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import CollectorRegistry, start_http_server
+
+from .metrics import StageMetrics
+from .settings import CommonSettings, metrics_port
+from .stage import Stage, process_message
+
+log = logging.getLogger(__name__)
+
+
+def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
+    """A Faust app for one service: raw bytes on the wire, memory tables backed by changelogs."""
+    service = settings.service
+    data_dir = Path(settings.data_dir) / f"{service}{worker_tag}"
+    app = faust.App(
+        f"rasd-{service}",
+        broker=settings.broker_url,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        datadir=str(data_dir),
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+    )
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
+    return app
+
+
+def make_topics(app: faust.App, settings: CommonSettings, names: tuple[str, ...]) -> dict[str, Any]:
+    """Faust topic objects (bytes in, bytes out) for the given :class:`Topics` fields, plus the DLQ."""
+    topics = settings.topics
+    return {
+        name: app.topic(getattr(topics, name), key_type=bytes, value_type=bytes, partitions=settings.partitions)
+        for name in {*names, "dlq"}
+    }
+
+
+def attach_stage(
+    app: faust.App,
+    stage: Stage,
+    source: Any,
+    sinks: Mapping[str, Any],
+    metrics: StageMetrics,
+) -> None:
+    """Register the thin agent: for each event, run the stage at the edge and send what it returns."""
+
+    async def agent(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            emits = process_message(
+                stage,
+                event.value,
+                now=time.time(),
+                topic=msg.topic,
+                key=event.key,
+                partition=msg.partition,
+                offset=msg.offset,
+                metrics=metrics,
+            )
+            for emit in emits:
+                await sinks[emit.topic].send(key=emit.key, value=emit.value)
+
+    app.agent(source, name=f"rasd.{stage.name}")(agent)
+
+
+def serve_metrics(settings: CommonSettings, registry: CollectorRegistry, port: int | None = None) -> int:
+    """Start the Prometheus HTTP endpoint (``/metrics``) for this service; returns the port."""
+    chosen = metrics_port(settings) if port is None else port
+    start_http_server(chosen, addr=settings.metrics_host, registry=registry)
+    log.info("metrics for %s on http://%s:%d/metrics", settings.service, settings.metrics_host, chosen)
+    return chosen
+
+
+def run_worker(app: faust.App, *, loglevel: str = "INFO") -> None:
+    """Run the Faust worker until SIGINT/SIGTERM (blocks)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+
+
+def build_stage_app(
+    settings: CommonSettings, registry: CollectorRegistry, stage: Stage, *, worker_tag: str = ""
+) -> faust.App:
+    """The whole Faust app of a stateless stage: its source topic, its sinks and the thin agent."""
+    app = make_app(settings, registry, worker_tag=worker_tag)
+    topics = make_topics(app, settings, (stage.source, *stage.targets))
+    metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
+    attach_stage(app, stage, topics[stage.source], topics, metrics)
+    return app

@@ -1,0 +1,64 @@
+"""The deduplicator service: ``articles.normalized`` → ``articles.unique`` | ``articles.duplicates``.
+
+Why a sequencer.  A near-copy may land on any partition of
+``articles.normalized``, and Faust tables are partitioned like the stream that
+writes them, so a per-partition index would miss copies across partitions.
+The ``route`` agent therefore forwards every article (its bytes, its key) to
+a one-partition internal topic, and the ``decide`` agent, which owns that
+partition, checks and updates the one index held in two changelog-backed
+tables.  Any number of deduplicator workers may run: they share the
+normalized partitions for routing, Kafka gives the sequence partition to one
+of them at a time, and the tables are recovered from their changelogs on
+restart or failover.  Decisions are made in one total order, so two copies
+arriving at once never point at each other and ``duplicate_of`` is always the
+earliest article of its group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from services.common.metrics import StageMetrics
+from services.common.settings import CommonSettings, DeduplicatorSettings
+from services.common.worker import attach_stage, make_app, make_topics
+
+from .core import DedupConfig, DedupIndex
+from .stage import DeduplicatorStage
+
+
+def config_from(settings: CommonSettings) -> DedupConfig:
+    """The core's configuration from the service settings."""
+    if not isinstance(settings, DeduplicatorSettings):
+        return DedupConfig()
+    return DedupConfig(
+        threshold=settings.dedup_threshold,
+        num_perm=settings.dedup_num_perm,
+        bands=settings.dedup_bands,
+        shingle=settings.dedup_shingle,
+    )
+
+
+def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
+    """The deduplicator's Faust app: a router, a sequencer topic, the decision agent and its tables."""
+    app = make_app(settings, registry, worker_tag=worker_tag)
+    stage_names = DeduplicatorStage.source, *DeduplicatorStage.targets
+    topics = make_topics(app, settings, stage_names)
+    sequence = app.topic(
+        f"{app.conf.id}-sequence", key_type=bytes, value_type=bytes, partitions=1, internal=True
+    )
+    table_args: dict[str, Any] = {"partitions": 1, "key_serializer": "json", "value_serializer": "json"}
+    docs = app.Table("dedup-docs", **table_args)
+    bands = app.Table("dedup-bands", **table_args)
+    stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs, bands=bands))
+    metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
+
+    async def route(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            await sequence.send(key=event.key, value=event.value)
+
+    app.agent(topics[stage.source], name="rasd.deduplicator.route")(route)
+    attach_stage(app, stage, sequence, topics, metrics)
+    return app

@@ -1,0 +1,30 @@
+"""The deduplicator seen as a pipeline stage: unique articles go on, copies go aside."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from schemas.models import DedupedArticle, NormalizedArticle
+from services.common.stage import Output
+
+from .core import DedupIndex
+
+
+class DeduplicatorStage:
+    """Routes each article to ``unique`` or ``duplicates`` with the index's verdict."""
+
+    name: str = "deduplicator"
+    source: str = "normalized"
+    targets: tuple[str, ...] = ("unique", "duplicates")
+    input_model: type[BaseModel] = NormalizedArticle
+
+    def __init__(self, index: DedupIndex) -> None:
+        self.index = index
+
+    def handle(self, message: BaseModel, *, now: float) -> Sequence[Output]:
+        assert isinstance(message, NormalizedArticle)
+        verdict = self.index.check(message, now=now)
+        article = DedupedArticle(**message.model_dump(), dedup=verdict)
+        return [Output("unique" if verdict.status == "unique" else "duplicates", article.id, article)]
