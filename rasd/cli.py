@@ -161,7 +161,8 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
             return 1
     if once and reached_enriched:
         # The last hop: wait until the alerter has consumed every enriched article, then drain alerts.
-        while (await group_lag(bootstrap, "rasd-alerter", topics.enriched)) != 0:
+        group = SETTINGS_BY_SERVICE["alerter"]().app_id
+        while (await group_lag(bootstrap, group, topics.enriched)) != 0:
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)
     return 0

@@ -37,10 +37,18 @@ class CommonSettings(BaseSettings):
     service: ClassVar[str] = ""
 
     bootstrap_servers: str = Field(default="", description="Kafka bootstrap servers; empty = embedded broker")
+    app_id_prefix: str = Field(
+        default="rasd", description="Faust app id / consumer group prefix: <prefix>-<service>"
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of the topics the services create")
     data_dir: Path = Field(default=Path("var"), description="Faust table state directory")
     metrics_host: str = Field(default="127.0.0.1", description="Interface the metrics server binds to")
     topics: Topics = Field(default_factory=Topics)
+
+    @property
+    def app_id(self) -> str:
+        """The Faust app id, which is also the service's consumer group."""
+        return f"{self.app_id_prefix}-{self.service}"
 
     @property
     def broker_url(self) -> str:

@@ -29,7 +29,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     service = settings.service
     data_dir = Path(settings.data_dir) / f"{service}{worker_tag}"
     app = faust.App(
-        f"rasd-{service}",
+        settings.app_id,
         broker=settings.broker_url,
         key_serializer="raw",
         value_serializer="raw",

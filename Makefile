@@ -1,0 +1,50 @@
+# Rasd — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SHARED ?= ../shared
+
+.DEFAULT_GOAL := help
+.PHONY: help install kafka run test unit integration lint score schemas clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install Rasd with its dev tools
+
+kafka: $(STAMP) ## Fetch the Apache Kafka broker jars with Maven (cached in .cache/)
+	$(PY) -m rasd.kafka_local --fetch-only
+
+run: install kafka ## Start Kafka locally, the four services, publish seeds/, show alerts live
+	$(VENV)/bin/rasd run
+
+test: install kafka lint ## The whole suite: lint, unit and integration tests (real local Kafka)
+	$(PY) -m pytest -q
+
+unit: install ## Unit tests only (no broker)
+	$(PY) -m pytest -q tests/unit
+
+integration: install kafka ## Integration tests only (starts the local Kafka broker)
+	$(PY) -m pytest -q tests/integration
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy rasd schemas services
+
+schemas: install ## Re-export the JSON Schema files from the models
+	$(PY) -m schemas.export
+
+score: install ## Process the shared dev set offline and score it (needs ../shared)
+	$(VENV)/bin/rasd process $(SHARED)/eval/dev.jsonl > /tmp/rasd-dev-pred.jsonl
+	$(PY) $(SHARED)/eval/score.py $(SHARED)/eval/dev.jsonl /tmp/rasd-dev-pred.jsonl
+
+clean: ## Remove the virtualenv, caches and local state
+	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache *.egg-info
