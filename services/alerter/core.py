@@ -1,0 +1,492 @@
+"""Functional core of the alerter: lexicon matching, context rules, scoring.
+
+Plain Python, no Faust and no I/O at call time: :meth:`Lexicon.load` reads and
+compiles the lexicon once; :func:`detect` is a pure function of an enriched
+article, the lexicon and the clock value ``now`` handed in by the caller.
+
+Matching runs on ``article.match_text`` (same length as ``article.text``), one
+pass over its tokens.  An Arabic token is compared through a small set of
+candidate forms (the token itself, the token without attached proclitics
+و ف ب ل ك / ال / لل, without the accusative alef, ``-تها`` → ``-ة``), so
+``وبالقصف`` matches ``قصف`` and ``هجوما بريا`` matches ``هجوم بري``.  English
+matching is case-insensitive on whole words.  Terms and *context cues* (sport,
+drills, disasters, denials, hypotheticals, negations, history markers, and
+"blockers" such as وقف إطلاق النار) share one index and the longest expression
+wins at each position, so a blocker swallows the escalation term inside it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Severity
+from services.normalizer.textforms import display_form, matching_form
+
+DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon.jsonl"
+
+CATEGORIES = frozenset({
+    "military_operation", "strikes_shelling", "armed_clashes", "casualties", "mobilisation_threat",
+    "emergency_diplomacy", "atrocity", "siege_blockade", "coup", "displacement",
+})
+LANGS = frozenset({"ar", "en"})
+
+# Context cues, written in normal Arabic / English and compiled like lexicon terms.
+_VERBAL = ("حادا", "لاذعا", "كلاميا", "إعلاميا", "شرسا على الحكومة")
+_CUES: dict[str, tuple[str, ...]] = {
+    "sport": (
+        "مباراة", "المباراة", "الدوري", "سجل هدفا", "الهدف الأول", "الهدف الثاني", "الهدف الثالث",
+        "هدف التعادل", "أهداف دون رد", "ضربة جزاء", "ركلة جزاء", "المنتخب", "منتخب", "كرة القدم", "ملعب",
+        "مرمى", "الشوط", "المدرب", "لاعبين", "لاعبيه", "لاعبو", "تصفيات", "كأس العالم", "كأس", "نادي",
+        "تسديدة", "صافرة", "حارس المرمى", "match", "premier league", "champions league", "goalkeeper",
+        "own goal", "penalty", "stadium", "striker", "scored", "derby", "champions", "club", "tournament",
+        "football", "soccer", "midfielder", "supporters", "fans", "title race", "kick-off", "half-time",
+    ),
+    "drill": (
+        "مناورات", "مناورة", "تدريبات", "تدريب", "التدريب المشترك", "تمرين", "تمارين", "رمايات",
+        "الذخيرة الحية", "exercise", "exercises", "drill", "drills", "war games", "wargames",
+    ),
+    "disaster": (
+        "زلزال", "الزلزال", "هزة أرضية", "فيضانات", "فيضان", "إعصار", "سيول", "تسونامي", "بركان",
+        "انهيار أرضي", "الانهيارات الصخرية", "حرائق الغابات", "حادث سير", "حادث مروري", "تصادم", "غرق",
+        "earthquake", "quake", "flood", "floods", "flooding", "hurricane", "cyclone", "typhoon", "wildfire",
+        "wildfires", "tsunami", "landslide", "road accident", "car crash", "plane crash", "collision",
+    ),
+    "denial": (
+        "نفى", "نفت", "ينفي", "تنفي", "نفي", "نفيا", "أنكر", "كذب", "denied", "denies", "deny",
+        "false reports", "أخبار كاذبة", "شائعات",
+    ),
+    "hypothetical": (
+        "إذا", "لو", "في حال", "في حالة", "if", "unless", "in case", "in the event",
+    ),
+    "negation": (
+        "لم", "لن", "لا", "دون", "بدون", "عدم", "not", "no", "never", "without", "didn", "wasn", "weren",
+    ),
+    "history": (
+        "ذكرى", "الذكرى", "التسعينيات", "الثمانينيات", "السبعينيات", "الستينيات", "حقبة", "قبل عقود",
+        "anniversary", "1990s", "1980s", "1970s", "decades ago",
+    ),
+    # Expressions that contain an escalation term but are not escalation.
+    "block": (
+        "وقف إطلاق النار", "لوقف إطلاق النار", "اتفاق لوقف إطلاق النار", "خفض التصعيد", "تهدئة", "ceasefire",
+        "cease-fire", "de-escalation", "trade war", "price war", "حرب الأسعار", "الحرب التجارية",
+        "attacking midfielder", "heart attack", "panic attack", "hunger strike", "strike action", "workers strike",
+        "اضراب", "هجوم إلكتروني", "cyber attack", "cyberattack", "لا تزال", "لا يزال", "ما زال", "ما زالت",
+        "لم يسبق", "not only", "no fewer", "no less", "exercise restraint", "exercised restraint",
+        "انقلاب حافلة", "انقلاب سيارة", "انقلاب شاحنة", "انقلاب قارب", "انقلاب مركب", "scathing attack",
+        "verbal attack", "blistering attack", "personal attack", "attack on the press",
+        *(f"{verb} هجوما {adj}" for verb in ("شن", "شنت", "يشن", "تشن") for adj in _VERBAL),
+        *(f"هجوما {adj}" for adj in _VERBAL), "هجوم حاد", "هجوم لاذع", "هجوم كلامي", "هجوم إعلامي",
+    ),
+}
+_SENTENCE_FACTOR = {"sport": 0.1, "drill": 0.1, "disaster": 0.15, "denial": 0.2, "history": 0.2}
+_HYPOTHETICAL_FACTOR = 0.3
+_NEGATION_FACTOR = 0.1
+_NEGATION_WINDOW = 4
+_FRAME_FACTOR = {"sport": 0.2, "drill": 0.3, "disaster": 0.35}
+_FRAME_MIN_HITS = 3
+# Deaths or displacement alone are as likely crime, accident or disaster news.
+_SUPPORT_ONLY = frozenset({"casualties", "displacement"})
+_SUPPORT_ONLY_FACTOR = 0.3
+_STRICT_CUES = frozenset({"negation", "hypothetical"})
+_THREAT_CATEGORIES = frozenset({"mobilisation_threat", "emergency_diplomacy"})
+_HOSTILE_OPS = frozenset({"military_operation", "strikes_shelling"})
+
+_TITLE_FACTOR = 2.0
+_LEAD_FACTOR = 1.25
+_LEAD_CHARS = 400
+_NUMBER_FACTOR = 1.3
+_MIN_CONTEXT = 0.5  # matches discounted below this are not reported
+
+THRESHOLD_ALERT = 5.0
+THRESHOLD_LOW = 2.0
+
+_MONTHS = frozenset(matching_form(m) for m in (
+    "يناير", "فبراير", "مارس", "أبريل", "إبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر",
+    "نوفمبر", "ديسمبر", "كانون", "شباط", "آذار", "نيسان", "أيار", "حزيران", "تموز", "آب", "أيلول", "تشرين",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+))
+_YEAR_LEADS = frozenset(matching_form(w) for w in (
+    "في", "عام", "سنة", "منذ", "خريف", "ربيع", "صيف", "شتاء", "مطلع", "أواخر", "منتصف", "نهاية", "بداية",
+    "خلال", "in", "since", "during", "of", "by",
+))
+
+_TOKEN = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"\n+|[.!?؟؛;]+(?=[\s\"')]|$)")
+_GAP_OK = re.compile(r"[\s\"'()\-/]*")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_DIGITS = re.compile(r"\d+")
+
+
+class LexiconError(ValueError):
+    """A lexicon file row is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    words: tuple[str, ...]
+    kind: str  # "term" or a cue kind
+    category: str
+    weight: float
+    key: int
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One lexicon row."""
+
+    term: str
+    lang: str
+    category: str
+    weight: float
+
+
+def _bare(word: str) -> str:
+    """Lexicon word → the form tokens are compared to (Arabic article dropped)."""
+    if word.startswith("ال") and len(word) > 3:
+        return word[2:]
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def _forms(token: str) -> frozenset[str]:
+    """Candidate forms of a matching-form token (see module docstring)."""
+    if not _ARABIC.match(token):
+        return frozenset((token,))
+    bases = [token]
+    if token[0] in "وف" and len(token) > 3:
+        bases.append(token[1:])
+    for base in list(bases):
+        if base.startswith("لل") and len(base) > 4:
+            bases.append(base[2:])
+        if base[0] in "بلك" and len(base) > 3:
+            bases.append(base[1:])
+    out = set(bases)
+    for base in bases:
+        if base.startswith("ال") and len(base) > 3:
+            out.add(base[2:])
+    for form in list(out):
+        if form.endswith("ا") and len(form) >= 4:
+            out.add(form[:-1])
+        if form.endswith(("ها", "هم", "هن")) and len(form) >= 5:
+            out.add(form[:-2])
+            if form[-3] == "ت":
+                out.add(form[:-3] + "ه")
+    return frozenset(out)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_bare(t) for t in _TOKEN.findall(matching_form(display_form(text))))
+
+
+@dataclass(slots=True)
+class Lexicon:
+    """Compiled escalation lexicon plus the built-in context cues."""
+
+    terms: list[Term]
+    _index: dict[str, list[_Entry]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[_Entry]] = defaultdict(list)
+        for key, term in enumerate(self.terms):
+            words = _words(term.term)
+            index[words[0]].append(_Entry(words, "term", term.category, term.weight, key))
+        key = len(self.terms)
+        for kind, cues in _CUES.items():
+            for cue in cues:
+                words = _words(cue)
+                index[words[0]].append(_Entry(words, kind, kind, 0.0, key))
+                key += 1
+        for entries in index.values():
+            entries.sort(key=lambda e: (-len(e.words), e.kind != "term"))
+        self._index = dict(index)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, object]]) -> Lexicon:
+        """Validate rows (known category and language, weight > 0, no duplicate) and compile."""
+        terms: list[Term] = []
+        seen: dict[tuple[str, ...], int] = {}
+        for n, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                raise LexiconError(f"row {n}: not an object")
+            extra = set(row) - {"term", "lang", "category", "weight"}
+            if extra:
+                raise LexiconError(f"row {n}: unknown fields {sorted(extra)}")
+            term, lang, category, weight = row.get("term"), row.get("lang"), row.get("category"), row.get("weight")
+            if not isinstance(term, str) or not term.strip():
+                raise LexiconError(f"row {n}: term must be a non-empty string")
+            if lang not in LANGS:
+                raise LexiconError(f"row {n}: unknown lang {lang!r}")
+            if category not in CATEGORIES:
+                raise LexiconError(f"row {n}: unknown category {category!r}")
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise LexiconError(f"row {n}: weight must be a number")
+            if not math.isfinite(weight) or weight <= 0:
+                raise LexiconError(f"row {n}: weight must be > 0, got {weight}")
+            words = _words(term)
+            if not words:
+                raise LexiconError(f"row {n}: term {term!r} has no word")
+            if words in seen:
+                raise LexiconError(f"row {n}: duplicate term {term!r} (same as row {seen[words]})")
+            seen[words] = n
+            terms.append(Term(term.strip(), str(lang), str(category), float(weight)))
+        if not terms:
+            raise LexiconError("lexicon is empty")
+        return cls(terms)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Lexicon:
+        """Read a JSON-lines lexicon (default: the packaged one) and compile it."""
+        path = path or DEFAULT_LEXICON
+        rows: list[dict[str, object]] = []
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise LexiconError(f"{path}:{n}: invalid JSON: {exc}") from exc
+                if not isinstance(row, dict):
+                    raise LexiconError(f"{path}:{n}: not an object")
+                rows.append(row)
+        return cls.from_rows(rows)
+
+
+@dataclass(slots=True)
+class _Hit:
+    entry: _Entry
+    tok: int  # index of first token
+    start: int
+    end: int
+    sentence: int
+
+
+def _strict_ok(token: str, word: str) -> bool:
+    """Particles (لم، لا، إذا، عدم...) match only alone or after و/ف: "بعدما" is not "عدم"."""
+    return token == word or (token[0] in "وف" and token[1:] == word)
+
+
+def _scan(match_text: str, lexicon: Lexicon) -> tuple[list[re.Match[str]], list[_Hit], list[int]]:
+    tokens = list(_TOKEN.finditer(match_text))
+    bounds = [m.end() for m in _SENTENCE_END.finditer(match_text)]
+    forms = [_forms(t.group()) for t in tokens]
+    hits: list[_Hit] = []
+    index = lexicon._index
+    n = len(tokens)
+    i = 0
+    while i < n:
+        best: _Entry | None = None
+        for form in forms[i]:
+            for entry in index.get(form, ()):
+                size = len(entry.words)
+                if best is not None and size <= len(best.words):
+                    break
+                if i + size > n:
+                    continue
+                if entry.kind in _STRICT_CUES and not _strict_ok(tokens[i].group(), entry.words[0]):
+                    continue
+                ok = True
+                for j in range(1, size):
+                    if entry.words[j] not in forms[i + j] or not _GAP_OK.fullmatch(
+                            match_text, tokens[i + j - 1].end(), tokens[i + j].start()):
+                        ok = False
+                        break
+                if ok:
+                    best = entry
+                    break
+        if best is None:
+            i += 1
+            continue
+        size = len(best.words)
+        start, end = tokens[i].start(), tokens[i + size - 1].end()
+        hits.append(_Hit(best, i, start, end, bisect.bisect_right(bounds, start)))
+        i += size
+    return tokens, hits, bounds
+
+
+def _ref_year(article: EnrichedArticle, now: float) -> int:
+    if article.published_at and article.published_at[:4].isdigit():
+        return int(article.published_at[:4])
+    return time.gmtime(now).tm_year
+
+
+def _past_year_sentences(tokens: list[re.Match[str]], bounds: list[int], ref_year: int) -> set[int]:
+    """Sentences dated in a past year: "في عام 2020", "سبتمبر/ أيلول 2020", "in 1994"."""
+    out: set[int] = set()
+    for k, tok in enumerate(tokens):
+        value = tok.group()
+        if len(value) != 4 or not _YEAR.fullmatch(value) or int(value) >= ref_year or k == 0:
+            continue
+        prev = _forms(tokens[k - 1].group())
+        if prev & _YEAR_LEADS or prev & _MONTHS:
+            out.add(bisect.bisect_right(bounds, tok.start()))
+    return out
+
+
+def _near_number(tokens: list[re.Match[str]], hit: _Hit) -> bool:
+    last = hit.tok + len(hit.entry.words) - 1
+    for k in (hit.tok - 2, hit.tok - 1, last + 1, last + 2):
+        if 0 <= k < len(tokens) and _DIGITS.fullmatch(tokens[k].group()):
+            return True
+    return False
+
+
+def alert_id(article_id: str) -> str:
+    """Stable alert id: the same article always yields the same id (replays never duplicate)."""
+    return "alert-" + hashlib.sha256(f"rasd-alert\x00{article_id}".encode()).hexdigest()[:24]
+
+
+def _sentence_span(text: str, bounds: list[int], sentence: int) -> str:
+    start = bounds[sentence - 1] if sentence > 0 else 0
+    end = bounds[sentence] if sentence < len(bounds) else len(text)
+    snippet = " ".join(text[start:end].split())
+    if len(snippet) > 280:
+        snippet = snippet[:279].rsplit(" ", 1)[0] + "…"
+    return snippet
+
+
+def _entities(article: EnrichedArticle, limit: int = 8) -> list[AlertEntity]:
+    counts: Counter[str] = Counter()
+    first: dict[str, AlertEntity] = {}
+    for ent in sorted(article.entities, key=lambda e: e.start):
+        if ent.type not in ("PERSON", "LOC"):
+            continue
+        counts[ent.canonical] += 1
+        first.setdefault(ent.canonical, AlertEntity(canonical=ent.canonical, name=ent.name, type=ent.type))
+    order = {c: i for i, c in enumerate(first)}
+    ranked = sorted(first, key=lambda c: (-counts[c], order[c]))
+    return [first[c] for c in ranked[:limit]]
+
+
+def _severity(cats: dict[str, float], front: dict[str, float]) -> Severity:
+    """``high`` for active hostilities up front (title or lead) with casualties or sustained strikes.
+
+    An article whose headline and lead are about threats, build-ups, meetings or
+    accusations stays ``medium`` even when its background paragraphs recall
+    earlier fighting.
+    """
+    front_ops = sum(front.get(c, 0.0) for c in _HOSTILE_OPS)
+    front_hostile = front_ops + front.get("armed_clashes", 0.0)
+    ops = sum(cats.get(c, 0.0) for c in _HOSTILE_OPS)
+    if front_hostile >= 2.0 and (front.get("casualties", 0.0) >= 2.0 or ops >= 6.0 or front_ops >= 5.0):
+        return "high"
+    return "medium"
+
+
+def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: bool = False) -> Alert | None:
+    """Return the escalation alert for ``article``, or None when it does not qualify."""
+    if article.dedup.status == "duplicate":
+        return None
+    text, match_text = article.text, article.match_text
+    tokens, hits, bounds = _scan(match_text, lexicon)
+    if not hits:
+        return None
+    title_end = text.find("\n")
+    title_end = len(text) if title_end < 0 else title_end
+
+    # Context: per-sentence cue kinds, document frames, negation positions.
+    sentence_cues: dict[int, set[str]] = defaultdict(set)
+    frame_hits: Counter[str] = Counter()
+    negations: list[tuple[int, int]] = []
+    terms: list[_Hit] = []
+    for hit in hits:
+        kind = hit.entry.kind
+        if kind == "term":
+            terms.append(hit)
+            continue
+        if kind == "block":
+            continue
+        if kind == "negation":
+            negations.append((hit.tok, hit.sentence))
+            continue
+        sentence_cues[hit.sentence].add(kind)
+        if kind in _FRAME_FACTOR:
+            frame_hits[kind] += _FRAME_MIN_HITS if hit.start < title_end else 1
+    if not terms:
+        return None
+    for sentence in _past_year_sentences(tokens, bounds, _ref_year(article, now)):
+        sentence_cues[sentence].add("history")
+    frame = 1.0
+    for kind, count in frame_hits.items():
+        if count >= _FRAME_MIN_HITS:
+            frame = min(frame, _FRAME_FACTOR[kind])
+
+    seen: Counter[int] = Counter()
+    cats: dict[str, float] = defaultdict(float)
+    front: dict[str, float] = defaultdict(float)
+    scored: list[tuple[_Hit, float, float]] = []  # hit, effective weight, context factor
+    for hit in terms:
+        entry = hit.entry
+        ctx = frame
+        for kind in sentence_cues.get(hit.sentence, ()):
+            if kind in _SENTENCE_FACTOR:
+                ctx *= _SENTENCE_FACTOR[kind]
+            elif kind == "hypothetical" and entry.category not in _THREAT_CATEGORIES:
+                ctx *= _HYPOTHETICAL_FACTOR
+        if any(s == hit.sentence and 0 < hit.tok - t <= _NEGATION_WINDOW for t, s in negations):
+            ctx *= _NEGATION_FACTOR
+        weight = entry.weight * ctx
+        if hit.start < title_end:
+            weight *= _TITLE_FACTOR
+        elif hit.start < title_end + _LEAD_CHARS:
+            weight *= _LEAD_FACTOR
+        if entry.category == "casualties" and _near_number(tokens, hit):
+            weight *= _NUMBER_FACTOR
+        weight /= 1 + seen[entry.key]
+        seen[entry.key] += 1
+        cats[entry.category] += weight
+        if hit.start < title_end + _LEAD_CHARS and ctx >= _MIN_CONTEXT:
+            front[entry.category] += weight
+        scored.append((hit, weight, ctx))
+
+    raw = sum(cats.values())
+    present = {c for c, v in cats.items() if v >= 1.0}
+    diversity = len(present)
+    if present and present <= _SUPPORT_ONLY:
+        raw *= _SUPPORT_ONLY_FACTOR
+    score = raw * min(2.0, 1.0 + 0.25 * max(0, diversity - 1))
+    severity: Severity
+    if score >= THRESHOLD_ALERT:
+        severity = _severity(cats, front)
+    elif emit_low and score >= THRESHOLD_LOW:
+        severity = "low"
+    else:
+        return None
+
+    reported = [(h, w) for h, w, c in scored if c >= _MIN_CONTEXT] or [(h, w) for h, w, _ in scored]
+    matches = [
+        AlertMatch(term=text[h.start:h.end], category=h.entry.category, weight=round(w, 3), start=h.start, end=h.end)
+        for h, w in sorted(reported, key=lambda hw: hw[0].start)
+    ]
+    strongest = max(reported, key=lambda hw: hw[1])[0]
+    title = article.title or text[:title_end]
+    return Alert(
+        alert_id=alert_id(article.id),
+        article_id=article.id,
+        severity=severity,
+        score=round(score, 3),
+        matches=matches,
+        entities=_entities(article),
+        title=title,
+        snippet=_sentence_span(text, bounds, strongest.sentence),
+        language=article.language,
+        source=article.source,
+        url=article.url,
+        published_at=article.published_at,
+        detected_at=now,
+    )
