@@ -1,0 +1,710 @@
+"""Entity extraction: the functional core of the entities stage (no Faust, no I/O per call).
+
+:class:`Gazetteer` is built once at start-up from JSONL data files (one entity a line, see
+``services/entities/data``) into an index over the *matching forms* of the aliases.
+:func:`extract_entities` then makes one pass over the tokens of an article's matching text:
+
+1. gazetteer aliases, longest match first, tolerant of attached Arabic proclitics
+   (و ف ب ل ك and their combinations, لل = ل + ال);
+2. ministries ("وزارة الدفاع الأرمينية", "الخارجية الروسية");
+3. people not in the gazetteer, found from a title or role ("رئيس الوزراء الأرميني نيكول
+   باشينيان", "Foreign Minister Sergey Lavrov");
+4. short-form repetition: a person's family name later in the article links to the full name.
+
+Offsets found in ``match_text`` index ``text`` unchanged (the two forms have the same length),
+and ``text[start:end] == entity.text`` always holds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Final, cast
+
+from pydantic import TypeAdapter
+
+from schemas.models import Entity, EntityType
+from services.normalizer.textforms import display_form, matching_form
+
+_ENTITY_LIST: Final = TypeAdapter(list[Entity])
+DATA_DIR: Final = Path(__file__).resolve().parent / "data"
+ENTITY_TYPES: Final[frozenset[str]] = frozenset({"PERSON", "ORG", "LOC"})
+
+# Confidence by the kind of evidence.
+CONF_MULTI: Final = 0.95
+CONF_SINGLE: Final = 0.85
+CONF_CONTEXT_ALIAS: Final = 0.7
+CONF_MINISTRY: Final = 0.75
+CONF_TITLE_PERSON: Final = 0.65
+CONF_NISBA: Final = 0.6
+CONF_SHORT_FORM: Final = 0.6
+
+_TOKEN: Final = re.compile(r"\w+\+?")
+_SPLIT: Final = re.compile(r"(\w+\+?)")
+_ARABIC: Final = re.compile(r"[\u0600-\u06ff]")
+
+# Proclitic clusters that may be attached to the first token of a mention, longest first.
+_PROCLITICS: Final = ("وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "ب", "ل", "ك")
+# ل + ال contracts to لل: "للأمم المتحدة" is ل + "الأمم المتحدة".
+_LAM_ARTICLE: Final = ("ولل", "فلل", "لل")
+_CLITIC_LETTERS: Final = frozenset("وفبلك")
+
+
+class GazetteerError(ValueError):
+    """The gazetteer data is invalid (duplicate id, unknown type, conflicting alias...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GazetteerEntry:
+    """One entity of the gazetteer."""
+
+    id: str
+    type: EntityType
+    name: str
+    ar: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+    adj_ar: tuple[str, ...] = ()
+    adj_en: tuple[str, ...] = ()
+    ctx: tuple[str, ...] = ()
+
+
+# Alias kinds.
+_NAME: Final = 0  # an ordinary name
+_CTX: Final = 1  # a name that is also a common word: needs a place cue or a neighbouring place
+_ADJ: Final = 2  # a nisba adjective ("الأرمينية"), only with ``nisba=True``
+
+
+_KIND_CONF: Final = {_CTX: CONF_CONTEXT_ALIAS, _ADJ: CONF_NISBA}
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    entry: int  # index into Gazetteer.entries
+    kind: int
+    latin: bool  # Latin-script alias: needs capitalised display tokens
+    acronym: bool  # all-capitals alias ("US", "UN"): the display must be all capitals too
+
+
+@dataclass(slots=True)
+class Gazetteer:
+    """An index over the matching forms of the aliases of known entities."""
+
+    entries: list[GazetteerEntry] = field(repr=False)
+    index: dict[tuple[str, ...], _Alias] = field(default_factory=dict, repr=False)
+    # Longest alias (in tokens) starting with a given first token.
+    max_len: dict[str, int] = field(default_factory=dict, repr=False)
+    # Nisba adjective (matching form, any gender/article) -> entry index of the country.
+    nisba: dict[str, int] = field(default_factory=dict, repr=False)
+    # The same, counting nisba adjectives too.
+    max_len_adj: dict[str, int] = field(default_factory=dict, repr=False)
+    _starters: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
+    _starters_adj: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
+        """Load and validate JSONL data files (default: every ``*.jsonl`` in the packaged data)."""
+        files = sorted(DATA_DIR.glob("*.jsonl")) if paths is None else [Path(p) for p in paths]
+        entries: list[GazetteerEntry] = []
+        seen: dict[str, str] = {}
+        for path in files:
+            with path.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    where = f"{path.name}:{lineno}"
+                    entry = _parse_entry(line, where)
+                    if entry.id in seen:
+                        raise GazetteerError(f"{where}: duplicate id {entry.id!r} (first at {seen[entry.id]})")
+                    seen[entry.id] = where
+                    entries.append(entry)
+        return cls.from_entries(entries)
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[GazetteerEntry]) -> Gazetteer:
+        """Build the index; raise :class:`GazetteerError` when two entities claim one alias."""
+        gaz = cls(entries=list(entries))
+        for i, entry in enumerate(gaz.entries):
+            ctx = {_key(a) for a in entry.ctx}
+            for alias in (*entry.ar, *entry.en):
+                key = _key(alias)
+                kind = _CTX if key in ctx else _NAME
+                gaz._add(key, alias, i, kind)
+            for stem in entry.adj_ar:
+                for form in _nisba_forms(stem):
+                    key = _key(form)
+                    gaz._add(key, form, i, _ADJ)
+                    gaz.nisba.setdefault(key[0], i)
+            for adj in entry.adj_en:
+                gaz._add(_key(adj), adj, i, _ADJ)
+        return gaz
+
+    def _add(self, key: tuple[str, ...], alias: str, entry: int, kind: int) -> None:
+        if not key:
+            raise GazetteerError(f"{self.entries[entry].id}: alias {alias!r} has no word characters")
+        old = self.index.get(key)
+        if old is not None:
+            if old.entry != entry:
+                raise GazetteerError(
+                    f"alias {alias!r} is claimed by both {self.entries[old.entry].id!r} "
+                    f"and {self.entries[entry].id!r}")
+            if old.kind <= kind:
+                return
+        latin = not _ARABIC.search(alias)
+        letters = [c for c in alias if c.isalpha()]
+        acronym = latin and len(key) <= 2 and all(c.isupper() for c in letters) and len(letters) <= 5
+        self.index[key] = _Alias(entry, kind, latin, acronym)
+        lengths = [self.max_len_adj] if kind == _ADJ else [self.max_len, self.max_len_adj]
+        for table in lengths:
+            if table.get(key[0], 0) < len(key):
+                table[key[0]] = len(key)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def starters(self, tok: str, nisba: bool = False) -> tuple[tuple[str, int, int], ...]:
+        """(stem, proclitic length, longest alias in tokens) for each form of ``tok`` that starts an alias."""
+        cache = self._starters_adj if nisba else self._starters
+        hit = cache.get(tok)
+        if hit is None:
+            if len(cache) > 200_000:
+                cache.clear()
+            lengths = self.max_len_adj if nisba else self.max_len
+            hit = tuple((stem, cut, lengths[stem]) for stem, cut in _candidates(tok) if stem in lengths)
+            cache[tok] = hit
+        return hit
+
+
+def _parse_entry(line: str, where: str) -> GazetteerEntry:
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise GazetteerError(f"{where}: not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise GazetteerError(f"{where}: expected a JSON object")
+    obj = cast(dict[str, object], raw)
+    known = {"id", "type", "name", "ar", "en", "adj_ar", "adj_en", "ctx"}
+    unknown = set(obj) - known
+    if unknown:
+        raise GazetteerError(f"{where}: unknown field(s) {sorted(unknown)}")
+    ent_id, etype, name = obj.get("id"), obj.get("type"), obj.get("name")
+    if not isinstance(ent_id, str) or not ent_id.strip():
+        raise GazetteerError(f"{where}: missing or empty 'id'")
+    if etype not in ENTITY_TYPES:
+        raise GazetteerError(f"{where}: {ent_id}: unknown type {etype!r} (expected one of {sorted(ENTITY_TYPES)})")
+    if not isinstance(name, str) or not name.strip():
+        raise GazetteerError(f"{where}: {ent_id}: missing or empty 'name'")
+
+    def strings(field_name: str) -> tuple[str, ...]:
+        value = obj.get(field_name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise GazetteerError(f"{where}: {ent_id}: {field_name!r} must be a list of non-empty strings")
+        return tuple(cast(list[str], value))
+
+    ar, en = strings("ar"), strings("en")
+    if not ar and not en:
+        raise GazetteerError(f"{where}: {ent_id}: no aliases")
+    ctx = strings("ctx")
+    if not {_key(c) for c in ctx} <= {_key(a) for a in (*ar, *en)}:
+        raise GazetteerError(f"{where}: {ent_id}: every 'ctx' alias must also be listed in 'ar' or 'en'")
+    return GazetteerEntry(id=ent_id, type=cast(EntityType, etype), name=name, ar=ar, en=en,
+                          adj_ar=strings("adj_ar"), adj_en=strings("adj_en"), ctx=ctx)
+
+
+def _key(alias: str) -> tuple[str, ...]:
+    return tuple(m.group() for m in _TOKEN.finditer(matching_form(display_form(alias))))
+
+
+def _nisba_forms(stem: str) -> tuple[str, ...]:
+    """"أرميني" -> أرميني، أرمينية، الأرميني، الأرمينية."""
+    return (stem, stem + "ة", "ال" + stem, "ال" + stem + "ة")
+
+
+def _slug(text: str) -> str:
+    return "-".join(m.group() for m in _TOKEN.finditer(text.lower())) or "x"
+
+
+# ---------------------------------------------------------------------------------------------
+# Context lexicons (matching forms: alef/hamza unified, ة -> ه, ى -> ي, Latin lower-case).
+
+def _words(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _forms(words: str) -> frozenset[str]:
+    return frozenset(matching_form(w) for w in words.split())
+
+
+# Words before a place name that make an ambiguous alias ("حجة", "صور") a place.
+_PLACE_CUES: Final = _forms(
+    "مدينة مدينه مدن محافظة ولاية بلدة قرية منطقة مخيم إقليم مديرية ميناء مطار ضواحي أحياء حي "
+    "مدينتي محافظتي بلدتي منطقتي قضاء ريف عاصمة العاصمة city province town village camp region "
+    "district port")
+
+_MINISTRIES: Final[dict[str, str]] = {
+    matching_form(k): v for k, v in {
+        "الخارجية": "Foreign Affairs", "الدفاع": "Defence", "الداخلية": "Interior", "الصحة": "Health",
+        "المالية": "Finance", "العدل": "Justice", "الاقتصاد": "Economy", "التجارة": "Trade",
+        "الطاقة": "Energy", "النفط": "Oil", "التعليم": "Education", "التربية": "Education",
+        "الإعلام": "Information", "الزراعة": "Agriculture", "النقل": "Transport", "الثقافة": "Culture",
+        "السياحة": "Tourism", "الخزانة": "Treasury", "الاتصالات": "Communications", "البيئة": "Environment",
+        "الأوقاف": "Religious Endowments", "العمل": "Labour", "الإسكان": "Housing", "الكهرباء": "Electricity",
+        "التخطيط": "Planning", "الري": "Irrigation", "الشباب": "Youth", "الرياضة": "Sports",
+    }.items()}
+
+# Ministries named without "وزارة": "الخارجية الروسية".
+_BARE_MINISTRIES: Final = _forms("الخارجية الدفاع الداخلية")
+
+# Words that open a person's title or role (matching forms, without proclitics).
+_TITLE_HEADS: Final = _forms(
+    "الرئيس رئيس الرئيسة رئيسة وزير وزيرة الوزير الوزيرة المتحدث المتحدثة الناطق الناطقة متحدث "
+    "قائد القائد زعيم الزعيم الملك الملكة الأمير الأميرة الشيخ الشيخة السفير السفيرة سفير المبعوث المبعوثة "
+    "مبعوث المستشار المستشارة مستشار المدير المديرة مدير مديرة الأمين أمين نائب نائبة وكيل محافظ المحافظ "
+    "حاكم الحاكم العقيد العميد اللواء الفريق المشير الجنرال الرائد النقيب المقدم الدكتور الدكتورة "
+    "البروفيسور السيد السيدة المنسق المنسقة منسق منسقة المفوض المفوضة مفوض المقرر المقررة الممثل الممثلة "
+    "ممثل ممثلة مساعد مساعدة المدرب مدرب اللاعب لاعب المهاجم الكاتب الكاتبة الروائي الشاعر الأديب "
+    "المخرج الفنان الفنانة الإمام البابا الجنرال القيادي القيادية عضو النائب "
+    "المراسل مراسل الباحث الخبير المحلل العاهل الأمينة القاضي النجم نجم الحارس ولي مديرها رئيسها "
+    "قائدها زعيمها نظيره نظيرها نظيرته نظيرتها المفوضية")
+# Words that may follow a title head before the name: "رئيس الوزراء", "المتحدث باسم", ...
+_TITLE_LINKS: Final = _forms(
+    "باسم رسمي الرسمي وزارة حكومة مجلس هيئة منظمة بعثة جهاز جيش قوات حركة حزب جماعة لجنة الأمم "
+    "اللجنة المجلس الهيئة الحكومة الوزراء خارجية دفاع داخلية العام العامة الأعلى الأول السابق السابقة "
+    "الحالي المكلف المؤقت الانتقالي التنفيذي الخاص الخاصة لشؤون شؤون الشؤون للشؤون الأممي الأممية "
+    "لدى في السامي السامية الدائم الدائمة الإقليمي المركزي المركزية بالأمم المتحدة العهد الفرقة "
+    "الإنسانية الأركان هيئة رئاسة مكتب الدولة الدولي الدولية التابع التابعة ورئيس ووزير منتخب المنتخب "
+    "نادي النادي الفريق فريق للأمم لبعثة الاتحاد الجمهورية السيادة الانتقالي حقوق أركان حرب إدارة "
+    "شركة قسم دائرة مكتب مركز معهد جامعة كلية مؤسسة صندوق بنك اتحاد رابطة نقابة غرفة شرطة سلطة قطاع "
+    "فرع مجموعة شبكة وكالة عمليات بأعمال القائم لشركة لوزارة لمجلس لهيئة")
+
+# Tokens that can never be part of an Arabic name (function words, frequent verbs, time words).
+_STOP: Final = _forms(
+    "في من إلى الى عن مع أن إن ان لا ما لم لن قد كان كانت يكون هو هي هم هذا هذه ذلك تلك الذي التي "
+    "الذين بعد قبل خلال حول عند لدى منذ حتى أو او ثم بين ضد دون غير كل بعض أي إذ إذا اذا لكن بل بينما "
+    "حيث كما أيضا وقد فقد وقال قال قالت وقالت يقول تقول أكد أكدت وأكد وأكدت أعلن أعلنت وأعلن وأعلنت "
+    "أضاف أضافت وأضاف وأضافت أشار أشارت وأشار وأشارت دعا دعت ودعا ودعت اعتبر اعتبرت صرح صرحت كشف "
+    "كشفت أوضح أوضحت شدد شددت حذر حذرت طالب طالبت وصف وصفت اتهم اتهمت يعتزم تعتزم يزور تزور زار زارت "
+    "التقى التقت بحث بحثت استقبل استقبلت وقع وقعت أجرى أجرت أفاد أفادت ذكر ذكرت نقل نقلت قوله قولها "
+    "أنه أنها إنه إنها بأن يوم اليوم أمس غدا الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت الأحد "
+    "مساء صباح الماضي المقبل الحالي عاما سنة شهر يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر "
+    "أكتوبر نوفمبر ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين عبر وفق وفقا بشأن لـ "
+    "تصريحات تصريح بيان مؤتمر صحفي لقاء اتصال هاتفي رسالة كلمة خطاب مقابلة تغريدة منشور يجب يمكن "
+    "سيكون ليس وهو وهي وذلك الذي بأنه بأنها أنهم إنهم جميع عدد نحو أكثر أقل وكذلك كذلك بسبب إثر "
+    "عقب لأن رغم إلا فيما مما عما وفي ومن وعلى وإلى وعن ومع ثم الجيش القوات قوات السلطات الحكومة "
+    "ستة خمسة ثلاثة أربعة سبعة ثمانية تسعة عشرة اثنين اثنان واحد أهداف هدف مقتل إصابة "
+    "إلى عقد يبحث تبحث يؤكد تؤكد يدعو تدعو يتوقع تتوقع يرى ترى يجري تجري أمام خلف فوق تحت وسط")
+
+# Particles inside a name: "تميم بن حمد آل ثاني", "عبد الحميد", "أبو عبيدة", "ولد الغزواني".
+_BASM: Final = _forms("باسم")
+_NAME_JOINERS: Final = _forms("بن ابن بنت آل ولد")
+_NAME_SUFFIXES: Final = _forms("الدين الله الإسلام الرحمن")
+_NAME_PREFIXES: Final = _forms("عبد أبو ابو أبي عبد ال")
+
+_EN_TITLES: Final = _words(
+    "president minister secretary spokesman spokeswoman spokesperson chancellor king queen "
+    "prince sheikh emir general gen col colonel ambassador envoy governor mayor senator rep dr "
+    "mr mrs ms commander chief director coach manager leader premier lieutenant lt maj major "
+    "captain capt adviser advisor representative official commissioner chairman chairwoman "
+    "chair ceo striker midfielder defender goalkeeper forward winger judge prosecutor pope "
+    "cardinal sgt sergeant sec-gen secretary-general")
+_EN_PARTICLES: Final = _words(
+    "al el bin ibn de da van von der di la le ben abu abdel abd ould")
+_EN_STOP: Final = _words(
+    "the a an of in on at to for and or but with said says told on monday tuesday wednesday "
+    "thursday friday saturday sunday january february march april may june july august "
+    "september october november december")
+
+# Tokens (or their stems) that can open a context-based mention.
+_TRIGGERS: Final = _TITLE_HEADS | _EN_TITLES | frozenset(_MINISTRIES) | _forms("وزارة")
+
+
+@dataclass(slots=True)
+class _Span:
+    first: int  # first token index
+    last: int  # last token index (inclusive)
+    start: int  # character offsets in the text
+    end: int
+    type: EntityType
+    canonical: str
+    name: str
+    confidence: float
+    kind: int = _NAME
+
+
+class _Doc:
+    """One article: its text, matching text and tokens (with lazily computed offsets)."""
+
+    __slots__ = ("_cum", "_parts", "match", "owner", "text", "toks")
+
+    def __init__(self, text: str, match: str) -> None:
+        self.text = text
+        self.match = match
+        # Alternating gaps and tokens: parts[2i + 1] is token i, parts[2i + 2] the gap after it.
+        self._parts: list[str] = _SPLIT.split(match)
+        self._cum: list[int] = list(accumulate(map(len, self._parts), initial=0))
+        self.toks: list[str] = self._parts[1::2]
+        self.owner: list[int] = [-1] * len(self.toks)  # token index -> span index or -1
+
+    def start(self, i: int) -> int:
+        return self._cum[2 * i + 1]
+
+    def end(self, i: int) -> int:
+        return self._cum[2 * i + 2]
+
+    def word(self, i: int) -> str:
+        """The display form of token i."""
+        return self.text[self._cum[2 * i + 1]:self._cum[2 * i + 2]]
+
+    def joined(self, i: int) -> bool:
+        """Are tokens i and i+1 in one phrase (only spaces or a hyphen between them)?"""
+        gap = self._parts[2 * i + 2]
+        if gap in (" ", "-", " - ", "'"):
+            return True
+        # "U.S." -> tokens "u", "s" with a "." between them.
+        return gap == "." and len(self.toks[i]) == 1
+
+
+@lru_cache(maxsize=1 << 17)
+def _candidates(tok: str) -> tuple[tuple[str, int], ...]:
+    """The token and its forms without an attached proclitic, with the proclitic's length.
+
+    For لل the stem gets its article back ("للأمم" -> "الأمم") and the offset stays on the ل,
+    since the display text has no "ال" to point at.  Cached: tokens repeat across articles.
+    """
+    if tok[0] not in _CLITIC_LETTERS:
+        return ((tok, 0),)
+    out = [(tok, 0)]
+    for p in _LAM_ARTICLE:
+        if tok.startswith(p) and len(tok) - len(p) >= 2:
+            out.append(("ال" + tok[len(p):], len(p) - 2))
+            break
+    for p in _PROCLITICS:
+        if tok.startswith(p) and len(tok) - len(p) >= 3:
+            out.append((tok[len(p):], len(p)))
+    return tuple(out)
+
+
+def _capitalised(display: str) -> bool:
+    return display[:1].isupper()
+
+
+def _latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
+    words = [doc.word(k) for k in range(first, last + 1)]
+    if alias.acronym:
+        return all(w.isupper() for w in words)
+    if len(words) == 1:
+        return _capitalised(words[0])
+    content = [w for w in words if w.lower() not in _EN_PARTICLES and w.lower() not in _EN_STOP]
+    return bool(content) and _capitalised(words[0]) and _capitalised(content[-1])
+
+
+def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, language: str = "ar",
+                     nisba: bool = False) -> list[Entity]:
+    """Named people, organisations and places in ``text``, sorted by start, without overlaps.
+
+    ``match_text`` must be ``matching_form(text)`` (same length). ``nisba=True`` also reports
+    nationality adjectives ("الأرمينية", "Armenian") as mentions of their country.
+    """
+    if len(text) != len(match_text):
+        raise ValueError("match_text must have the same length as text")
+    doc = _Doc(text, match_text)
+    spans: list[_Span] = []
+    # One scan over the distinct words decides which positions deserve a closer look.
+    vocab = set(doc.toks)
+    hits = {t for t in vocab if gazetteer.starters(t, nisba)}
+    triggers = {t for t in vocab if not _strip(t).isdisjoint(_TRIGGERS)}
+    interesting = hits | triggers
+    positions = [k for k, t in enumerate(doc.toks) if t in interesting]
+    _gazetteer_pass(doc, gazetteer, spans, nisba, [k for k in positions if doc.toks[k] in hits])
+    _context_pass(doc, gazetteer, spans, [k for k in positions if doc.toks[k] in triggers])
+    _short_form_pass(doc, spans, vocab)
+    kept = _filter_ambiguous(doc, spans)
+    kept.sort(key=lambda s: s.start)
+    # One validation call for the whole list is several times faster than one model at a time.
+    return _ENTITY_LIST.validate_python(
+        [{"text": text[s.start:s.end], "type": s.type, "canonical": s.canonical, "name": s.name,
+          "start": s.start, "end": s.end, "confidence": s.confidence} for s in kept])
+
+
+def _claim(doc: _Doc, spans: list[_Span], span: _Span) -> None:
+    for k in range(span.first, span.last + 1):
+        doc.owner[k] = len(spans)
+    spans.append(span)
+
+
+def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, positions: list[int]) -> None:
+    toks, n = doc.toks, len(doc.toks)
+    starters = gaz.starters
+    after = 0  # first token not yet consumed by a match
+    for i in positions:
+        if i < after:
+            continue
+        cands = starters(toks[i], nisba)
+        best: tuple[int, int, _Alias] | None = None  # (length, proclitic length, alias)
+        for stem, cut, longest in cands:
+            if best is not None and longest <= best[0]:
+                continue
+            # Extend only while the tokens are joined in one phrase.
+            reach = 1
+            while reach < longest and i + reach < n and doc.joined(i + reach - 1):
+                reach += 1
+            for length in range(reach, 0, -1):
+                if best is not None and length <= best[0]:
+                    break
+                key = (stem, *toks[i + 1:i + length])
+                alias = gaz.index.get(key)
+                if alias is None or (alias.kind == _ADJ and not nisba):
+                    continue
+                if alias.latin and (cut or not _latin_ok(doc, i, i + length - 1, alias)):
+                    continue
+                best = (length, cut, alias)
+                break
+        if best is None:
+            continue
+        length, cut, alias = best
+        entry = gaz.entries[alias.entry]
+        conf = (CONF_MULTI if length > 1 else CONF_SINGLE) if alias.kind == _NAME else _KIND_CONF[alias.kind]
+        _claim(doc, spans, _Span(i, i + length - 1, doc.start(i) + cut, doc.end(i + length - 1),
+                                 entry.type, entry.id, entry.name, conf, alias.kind))
+        after = i + length
+
+
+@lru_cache(maxsize=1 << 17)
+def _strip(tok: str) -> frozenset[str]:
+    return frozenset(stem for stem, _ in _candidates(tok))
+
+
+def _any_in(tok: str, words: frozenset[str]) -> bool:
+    return not _strip(tok).isdisjoint(words)
+
+
+def _context_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[int]) -> None:
+    toks, owner = doc.toks, doc.owner
+    after = 0
+    for i in positions:
+        if i < after or owner[i] >= 0:
+            continue
+        tok = toks[i]
+        end = _ministry(doc, gaz, spans, i)
+        if end is None:
+            if _ARABIC.match(tok):
+                end = _arabic_titled_person(doc, gaz, spans, i)
+            elif tok in _EN_TITLES:
+                end = _english_titled_person(doc, spans, i)
+        if end is not None:
+            after = end + 1
+
+
+def _ministry(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int) -> int | None:
+    """"وزارة الدفاع [الأرمينية]" or "الخارجية الروسية" (a feminine nisba: the ministry itself)."""
+    toks, n = doc.toks, len(doc.toks)
+    stems = _strip(toks[i])
+    cut = 0
+    if any(s == "وزاره" for s in stems):
+        cut = len(toks[i]) - len("وزاره") if toks[i].endswith("وزاره") else 0
+        if i + 1 >= n or doc.owner[i + 1] >= 0 or not doc.joined(i) or toks[i + 1] not in _MINISTRIES:
+            return None
+        last, field_name = i + 1, _MINISTRIES[toks[i + 1]]
+    elif (toks[i] in _MINISTRIES and i > 0 and _any_in(toks[i - 1], _BASM)) or (
+            toks[i] in _BARE_MINISTRIES and i + 1 < n and doc.joined(i) and toks[i + 1].endswith("يه")
+            and toks[i + 1] in gaz.nisba and (i == 0 or not _any_in(toks[i - 1], _TITLE_HEADS))):
+        last, field_name = i, _MINISTRIES[toks[i]]
+    else:
+        return None
+    country: GazetteerEntry | None = None
+    if last + 1 < n and doc.owner[last + 1] < 0 and doc.joined(last) and toks[last + 1].endswith("يه") \
+            and toks[last + 1] in gaz.nisba:
+        country = gaz.entries[gaz.nisba[toks[last + 1]]]
+        last += 1
+    name = f"Ministry of {field_name}" + (f" of {country.name}" if country else "")
+    canonical = "rasd:org:" + _slug(name)
+    _claim(doc, spans, _Span(i, last, doc.start(i) + cut, doc.end(last), "ORG", canonical, name,
+                             CONF_MINISTRY))
+    return last
+
+
+# Function words that differ from a name only by ى/ي ("على" vs the name "علي").
+_STOP_DISPLAY: Final = _words(
+    "على وعلى فعلى لدى حتى متى")
+
+
+def _arabic_name_token(tok: str, gaz: Gazetteer, word: str = "") -> bool:
+    return (len(tok) >= 2 and word not in _STOP_DISPLAY and not _any_in(tok, _STOP) and not tok.isdigit()
+            and bool(_ARABIC.match(tok)) and tok not in gaz.nisba)
+
+
+def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int) -> int | None:
+    toks, n = doc.toks, len(doc.toks)
+    if not _any_in(toks[i], _TITLE_HEADS):
+        return None
+    # Skip the rest of the title: definite words, links, numbers, known places and bodies.
+    j = i + 1
+    skipped = 0
+    while j < n and skipped < 8 and doc.joined(j - 1):
+        tok = toks[j]
+        if doc.owner[j] >= 0:
+            if spans[doc.owner[j]].type == "PERSON":
+                return None  # the title belongs to a known person
+            j = spans[doc.owner[j]].last + 1
+        elif tok in _TITLE_LINKS or tok in _TITLE_HEADS or tok.isdigit():
+            j += 1
+        elif tok in _STOP:
+            return None
+        elif doc.word(j).startswith(("ال", "لل")):  # the display form: "أليكسي" is not definite
+            j += 1
+        else:
+            break
+        skipped += 1
+    if j >= n or not doc.joined(j - 1):
+        return None
+    # Collect up to three name units: "عبد الحميد" and "بن حمد" are one unit each.
+    first = j
+    units = 0
+    k = j
+    last = -1
+    compound = False
+    while k < n and units < 3:
+        tok = toks[k]
+        word = doc.word(k)
+        if doc.owner[k] >= 0 or not _arabic_name_token(tok, gaz, word):
+            break
+        if units > 0 and tok in _NAME_SUFFIXES:  # "بهي الدين", "عبد الله": part of the last unit
+            last = k
+            if k + 1 >= n or not doc.joined(k):
+                break
+            k += 1
+            continue
+        definite = word.startswith("ال")
+        if units == 0 and (definite or tok in _TITLE_LINKS or tok in _TITLE_HEADS):
+            return None
+        if units > 0 and (tok in _TITLE_HEADS or tok in _TITLE_LINKS or word.startswith("و")):
+            break  # "أسامة عسكر وقائد ...": a conjunction ends the name
+        if definite and units >= 2 and not compound:
+            break  # "مايكل كوريلا المرحلة": a definite noun after two names is not a name
+        if tok in _NAME_PREFIXES or tok in _NAME_JOINERS:
+            if k + 1 >= n or not doc.joined(k) or not _arabic_name_token(toks[k + 1], gaz, doc.word(k + 1)) \
+                    or doc.owner[k + 1] >= 0:
+                break
+            compound = True
+            k += 1
+        units += 1
+        last = k
+        if definite or k + 1 >= n or not doc.joined(k):
+            break  # an "ال" family name ends the name
+        k += 1
+    if units < 2:
+        return None
+    if units == 3 and not compound:
+        nxt = last + 1
+        verb_like = toks[last][:1] in ("ي", "ت", "ن") and len(toks[last]) >= 4
+        # A third name needs a clear end after it: punctuation, a function word or a verb.
+        boundary = (nxt >= n or not doc.joined(last) or _any_in(toks[nxt], _STOP)
+                    or toks[nxt][:1] in ("ي", "ت") or doc.owner[nxt] >= 0)
+        if verb_like or not boundary:
+            last = _unit_end(toks, first, 2)
+    span = _Span(first, last, doc.start(first), doc.end(last), "PERSON",
+                 "rasd:person:" + _slug(" ".join(toks[first:last + 1])),
+                 doc.text[doc.start(first):doc.end(last)], CONF_TITLE_PERSON)
+    _claim(doc, spans, span)
+    return last
+
+
+def _unit_end(toks: list[str], first: int, units: int) -> int:
+    k = first
+    for u in range(units):
+        if toks[k] in _NAME_PREFIXES or toks[k] in _NAME_JOINERS:
+            k += 1
+        if u < units - 1:
+            k += 1
+    return k
+
+
+def _english_titled_person(doc: _Doc, spans: list[_Span], i: int) -> int | None:
+    toks, n = doc.toks, len(doc.toks)
+    j = i + 1
+    # "Secretary of State Antony Blinken", "Prime Minister Rishi Sunak": skip capitalised title words.
+    while j < n and doc.joined(j - 1) and (toks[j] in _EN_TITLES or toks[j] in ("of", "state", "foreign",
+                                                                                 "defence", "defense")):
+        j += 1
+    first = j
+    k = j
+    last = -1
+    words = 0
+    while k < n and words < 4 and doc.owner[k] < 0:
+        display = doc.word(k)
+        if toks[k] in _EN_PARTICLES and k + 1 < n and doc.joined(k):
+            k += 1
+            continue
+        if not _capitalised(display) or toks[k] in _EN_STOP or toks[k] in _EN_TITLES or display.isupper():
+            break
+        words += 1
+        last = k
+        if k + 1 >= n or not doc.joined(k):
+            break
+        k += 1
+    if words < 2 or words > 3 or last < first:
+        return None
+    span = _Span(first, last, doc.start(first), doc.end(last), "PERSON",
+                 "rasd:person:" + _slug(" ".join(toks[first:last + 1])),
+                 doc.text[doc.start(first):doc.end(last)], CONF_TITLE_PERSON)
+    _claim(doc, spans, span)
+    return last
+
+
+def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
+    """A multi-word person's last name, alone elsewhere in the article, is the same person."""
+    short: dict[str, int] = {}
+    for idx, s in enumerate(spans):
+        if s.type == "PERSON" and s.last > s.first:
+            surname = doc.toks[s.last]
+            if len(surname) >= 3 and surname not in _STOP and surname not in _EN_STOP:
+                short.setdefault(surname, idx)
+    if not short:
+        return
+    owner, toks = doc.owner, doc.toks
+    forms = {p + surname for surname in short for p in ("", *_PROCLITICS)}
+    forms |= {p + surname[2:] for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
+    wanted = vocab & forms
+    for i in [k for k, t in enumerate(toks) if t in wanted]:
+        if owner[i] >= 0:
+            continue
+        for stem, cut in _candidates(toks[i]):
+            found = short.get(stem)
+            if found is None:
+                continue
+            if not _ARABIC.match(stem) and (cut or not _capitalised(doc.word(i))):
+                continue
+            full = spans[found]
+            _claim(doc, spans, _Span(i, i, doc.start(i) + cut, doc.end(i), "PERSON", full.canonical,
+                                     full.name, min(CONF_SHORT_FORM, full.confidence)))
+            break
+
+
+def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
+    """Keep an ambiguous alias ("حجة", "صور") only after a place cue or next to an accepted place.
+
+    Acceptance spreads along lists: in "صنعاء والحديدة وتعز وحجة" صنعاء vouches for تعز, which
+    vouches for حجة.
+    """
+    rejected = {idx for idx, s in enumerate(spans)
+                if s.kind == _CTX and not (s.first > 0 and _any_in(doc.toks[s.first - 1], _PLACE_CUES))}
+    changed = True
+    while changed and rejected:
+        changed = False
+        for idx in sorted(rejected):
+            s = spans[idx]
+            for k in (s.first - 1, s.last + 1):
+                if not 0 <= k < len(doc.toks) or doc.owner[k] < 0 or doc.owner[k] in rejected:
+                    continue
+                other = spans[doc.owner[k]]
+                gap = doc.match[doc.end(k):doc.start(s.first)] if k < s.first \
+                    else doc.match[doc.end(s.last):doc.start(k)]
+                if other.type == "LOC" and gap.strip(" ،,") == "":
+                    rejected.discard(idx)
+                    changed = True
+                    break
+    return [s for idx, s in enumerate(spans) if idx not in rejected]
