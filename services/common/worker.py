@@ -28,6 +28,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     """A Faust app for one service: raw bytes on the wire, memory tables backed by changelogs."""
     service = settings.service
     data_dir = Path(settings.data_dir) / f"{service}{worker_tag}"
+    data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,

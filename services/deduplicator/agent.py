@@ -49,7 +49,10 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     sequence = app.topic(
         f"{app.conf.id}-sequence", key_type=bytes, value_type=bytes, partitions=1, internal=True
     )
-    table_args: dict[str, Any] = {"partitions": 1, "key_serializer": "json", "value_serializer": "json"}
+    table_args: dict[str, Any] = {
+        "partitions": 1,
+        "schema": faust.Schema(key_serializer="json", value_serializer="json"),
+    }
     docs = app.Table("dedup-docs", **table_args)
     bands = app.Table("dedup-bands", **table_args)
     stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs, bands=bands))
