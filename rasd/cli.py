@@ -136,36 +136,39 @@ def _broker(args: argparse.Namespace) -> Iterator[str]:
 
 
 async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> int:
-    """Print alerts live; with ``once``, return when every published article has reached its last topic."""
-    from rasd.kafka_io import follow, group_lag
+    """Print alerts live; with ``once``, return when every published article has reached its last topic.
+
+    An article's last topic is ``articles.duplicates``, ``articles.dlq`` or, for unique articles,
+    the alerter having consumed it from ``articles.enriched`` (its consumer group has no lag left).
+    """
+    from rasd.kafka_io import Follower, group_lag
 
     topics = Topics()
+    alerter_group = SETTINGS_BY_SERVICE["alerter"]().app_id
     finished: set[str] = set()
-    reached_enriched = False
     deadline = time.monotonic() + timeout
-    stream = follow(bootstrap, [topics.alerts, topics.duplicates, topics.enriched, topics.dlq])
-    async for record in stream:
-        if record.topic == topics.alerts:
-            print(format_alert(decode(record.value, Alert)), flush=True)
-            continue
-        if record.topic == topics.dlq:
-            letter = decode(record.value, DeadLetter)
-            print(f"[DLQ] {letter.stage}: {letter.error}", flush=True)
-        if record.key in keys:
-            finished.add(record.key)
-            reached_enriched |= record.topic == topics.enriched
-        if once and finished >= keys:
-            break
-        if once and time.monotonic() > deadline:
-            print(f"timed out: {len(keys - finished)} article(s) did not finish", file=sys.stderr)
-            return 1
-    if once and reached_enriched:
-        # The last hop: wait until the alerter has consumed every enriched article, then drain alerts.
-        group = SETTINGS_BY_SERVICE["alerter"]().app_id
-        while (await group_lag(bootstrap, group, topics.enriched)) != 0:
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(1.0)
-    return 0
+    async with Follower(bootstrap, [topics.alerts, topics.duplicates, topics.enriched, topics.dlq]) as follower:
+        while True:
+            for record in await follower.poll():
+                if record.topic == topics.alerts:
+                    print(format_alert(decode(record.value, Alert)), flush=True)
+                    continue
+                if record.topic == topics.dlq:
+                    letter = decode(record.value, DeadLetter)
+                    print(f"[DLQ] {letter.stage}: {letter.error}", flush=True)
+                if record.key in keys:
+                    finished.add(record.key)
+            if not once:
+                continue
+            if finished >= keys and await group_lag(bootstrap, alerter_group, topics.enriched) == 0:
+                for record in await follower.poll(2.0):  # alerts sent just before the last commit
+                    if record.topic == topics.alerts:
+                        print(format_alert(decode(record.value, Alert)), flush=True)
+                print(f"done: {len(keys)} article(s) through the pipeline")
+                return 0
+            if time.monotonic() > deadline:
+                print(f"timed out: {len(keys - finished)} article(s) did not finish", file=sys.stderr)
+                return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:

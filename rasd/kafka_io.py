@@ -56,30 +56,42 @@ class Record:
     value: bytes
 
 
-async def follow(
-    bootstrap: str,
-    topics: list[str],
-    *,
-    group_id: str | None = None,
-    from_beginning: bool = True,
-) -> AsyncIterator[Record]:
-    """Yield messages from ``topics`` until the caller stops iterating (offsets committed per group)."""
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-        enable_auto_commit=group_id is not None,
-        metadata_max_age_ms=2000,
-    )
-    await consumer.start()
-    try:
-        async for msg in consumer:
-            yield Record(
-                msg.topic, msg.partition, msg.offset, msg.key.decode() if msg.key else None, msg.value or b""
-            )
-    finally:
-        await consumer.stop()
+class Follower:
+    """Reads topics (from the beginning, or as a named consumer group resuming where it stopped)."""
+
+    def __init__(self, bootstrap: str, topics: list[str], *, group_id: str | None = None) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            enable_auto_commit=group_id is not None,
+            metadata_max_age_ms=2000,
+        )
+
+    async def __aenter__(self) -> Follower:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def poll(self, timeout: float = 0.5) -> list[Record]:
+        """Whatever arrived within ``timeout`` seconds (possibly nothing)."""
+        batch = await self._consumer.getmany(timeout_ms=int(timeout * 1000))
+        return [
+            Record(m.topic, m.partition, m.offset, m.key.decode() if m.key else None, m.value or b"")
+            for messages in batch.values()
+            for m in messages
+        ]
+
+
+async def follow(bootstrap: str, topics: list[str], *, group_id: str | None = None) -> AsyncIterator[Record]:
+    """Yield messages from ``topics`` until the caller stops iterating."""
+    async with Follower(bootstrap, topics, group_id=group_id) as follower:
+        while True:
+            for record in await follower.poll():
+                yield record
 
 
 async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
@@ -89,10 +101,8 @@ async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
     await admin.start()
     await consumer.start()
     try:
+        await consumer.topics()  # fetches the cluster's metadata
         parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         ends = await consumer.end_offsets(tps)
         committed = await admin.list_consumer_group_offsets(group_id)

@@ -67,7 +67,9 @@ class Workers:
     ) -> None:
         self.env = {**os.environ, **(extra_env or {}), "RASD_BOOTSTRAP_SERVERS": bootstrap}
         self.log_dir = log_dir
-        self.ports = {**DEFAULT_METRICS_PORTS, **(ports or {})}
+        env_port = "RASD_{}_METRICS_PORT"
+        configured = {s: int(self.env.get(env_port.format(s.upper()), p)) for s, p in DEFAULT_METRICS_PORTS.items()}
+        self.ports = {**configured, **(ports or {})}
         self.services = services
         self.procs: list[WorkerProcess] = []
 
