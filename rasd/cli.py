@@ -82,17 +82,25 @@ def alert_passes(alert: Alert, min_severity: str) -> bool:
 
 
 async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
-    from rasd.kafka_io import follow
+    from rasd.kafka_io import Follower
 
-    async for record in follow(bootstrap, [Topics().alerts], group_id=args.group):
-        try:
-            alert = decode(record.value, Alert)
-        except DecodeError as exc:
-            print(f"(undecodable alert at offset {record.offset}: {exc})", file=sys.stderr)
-            continue
-        if alert_passes(alert, args.min_severity):
-            text = orjson.dumps(alert.model_dump(mode="json")).decode() if args.json else format_alert(alert)
-            print(text, flush=True)
+    printed = 0
+    async with Follower(bootstrap, [Topics().alerts], group_id=args.group) as follower:
+        while True:
+            for record in await follower.poll():
+                follower.ack(record)
+                try:
+                    alert = decode(record.value, Alert)
+                except DecodeError as exc:
+                    print(f"(undecodable alert at offset {record.offset}: {exc})", file=sys.stderr)
+                    continue
+                if not alert_passes(alert, args.min_severity):
+                    continue
+                text = orjson.dumps(alert.model_dump(mode="json")).decode() if args.json else format_alert(alert)
+                print(text, flush=True)
+                printed += 1
+                if args.limit and printed >= args.limit:
+                    return
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -161,9 +169,11 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
             if not once:
                 continue
             if finished >= keys and await group_lag(bootstrap, alerter_group, topics.enriched) == 0:
-                for record in await follower.poll(2.0):  # alerts sent just before the last commit
-                    if record.topic == topics.alerts:
-                        print(format_alert(decode(record.value, Alert)), flush=True)
+                # Faust flushes its producer before committing, so every alert is in Kafka now: drain them.
+                while records := await follower.poll(1.0):
+                    for record in records:
+                        if record.topic == topics.alerts:
+                            print(format_alert(decode(record.value, Alert)), flush=True)
                 print(f"done: {len(keys)} article(s) through the pipeline")
                 return 0
             if time.monotonic() > deadline:
@@ -225,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="low")
     alerts.add_argument("--json", action="store_true", help="one JSON alert per line")
     alerts.add_argument("--group", default="rasd-alerts-cli", help="consumer group (resumes where it stopped)")
+    alerts.add_argument("--limit", type=int, default=0, help="exit after printing this many alerts")
     alerts.set_defaults(func=cmd_alerts)
 
     worker = sub.add_parser("worker", help="run one service as a Faust worker")

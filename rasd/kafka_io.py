@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -57,15 +57,21 @@ class Record:
 
 
 class Follower:
-    """Reads topics (from the beginning, or as a named consumer group resuming where it stopped)."""
+    """Reads topics from the beginning or, with a ``group_id``, as a consumer group resuming where it stopped.
+
+    A group's offsets are committed for the records passed to :meth:`ack` (at each poll and on exit),
+    so a subscriber that stops half-way through a batch resumes at the first record it did not take.
+    """
 
     def __init__(self, bootstrap: str, topics: list[str], *, group_id: str | None = None) -> None:
+        self._group = group_id
+        self._acked: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap,
             group_id=group_id,
             auto_offset_reset="earliest",
-            enable_auto_commit=group_id is not None,
+            enable_auto_commit=False,
             metadata_max_age_ms=2000,
         )
 
@@ -74,24 +80,29 @@ class Follower:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._consumer.stop()
+        try:
+            await self._commit()
+        finally:
+            await self._consumer.stop()
+
+    def ack(self, record: Record) -> None:
+        """Mark ``record`` as taken: the group resumes after it."""
+        self._acked[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    async def _commit(self) -> None:
+        if self._group is not None and self._acked:
+            await self._consumer.commit(dict(self._acked))
+            self._acked.clear()
 
     async def poll(self, timeout: float = 0.5) -> list[Record]:
         """Whatever arrived within ``timeout`` seconds (possibly nothing)."""
+        await self._commit()
         batch = await self._consumer.getmany(timeout_ms=int(timeout * 1000))
         return [
             Record(m.topic, m.partition, m.offset, m.key.decode() if m.key else None, m.value or b"")
             for messages in batch.values()
             for m in messages
         ]
-
-
-async def follow(bootstrap: str, topics: list[str], *, group_id: str | None = None) -> AsyncIterator[Record]:
-    """Yield messages from ``topics`` until the caller stops iterating."""
-    async with Follower(bootstrap, topics, group_id=group_id) as follower:
-        while True:
-            for record in await follower.poll():
-                yield record
 
 
 async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:

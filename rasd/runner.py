@@ -22,7 +22,7 @@ class WorkerProcess:
         self.log_path = log_path
         cmd = [sys.executable, "-m", "rasd", "worker", service, "--metrics-port", str(metrics_port)]
         if tag:
-            cmd += ["--tag", tag]
+            cmd.append(f"--tag={tag}")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)

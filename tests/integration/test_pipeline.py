@@ -28,8 +28,8 @@ def _metric(page: str, name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include ``labels`` (from a scraped /metrics page)."""
     total = 0.0
     for line in page.splitlines():
-        m = re.match(rf"{name}\{{(.*)\}} (\S+)$", line)
-        if m and all(f'{k}="{v}"' in m.group(1) for k, v in labels.items()):
+        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
             total += float(m.group(2))
     return total
 
@@ -95,3 +95,5 @@ async def test_seeds_copy_and_malformed_message_flow_through_the_four_services(
     assert _metric(pages["entities"], "rasd_messages_consumed_total", topic="unique") == 2
     assert _metric(pages["alerter"], "rasd_messages_produced_total", topic="alerts") == 2
     assert _metric(pages["alerter"], "rasd_processing_seconds_count") == 2
+    # Faust's own sensor is exported beside ours.
+    assert _metric(pages["normalizer"], "faust_messages_received_total") >= 4

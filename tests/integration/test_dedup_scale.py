@@ -1,0 +1,99 @@
+"""Deduplication with several workers over a partitioned topic, and across a restart.
+
+Why: a near-copy may land on any partition and be read by any worker; the index
+must still be one index (see services/deduplicator/agent.py), and it must come
+back from its changelog when the worker restarts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+
+from rasd.kafka_io import publish
+from rasd.kafka_local import create_topics
+from rasd.runner import Workers
+from schemas.codec import decode
+from schemas.models import DedupedArticle
+
+from .helpers import collect, count, free_port, isolated_env
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_002 = (ROOT / "seeds" / "002_e54ffb910fea662e.txt").read_text(encoding="utf-8")
+NEAR_COPY = (ROOT / "tests" / "data" / "near_copy_of_002.txt").read_text(encoding="utf-8")
+PARTITIONS = 4
+
+
+def partition_of(key: str) -> int:
+    """The partition Kafka's default partitioner (used by Faust's producer) gives a key."""
+    every = list(range(PARTITIONS))
+    partition: int = DefaultPartitioner()(key.encode(), every, every)
+    return partition
+
+
+def ids_on_other_partitions(original: str, n: int) -> list[str]:
+    """Article ids for copies, each on a partition different from the original's and from each other's."""
+    taken = {partition_of(original)}
+    ids: list[str] = []
+    i = 0
+    while len(ids) < n:
+        candidate = f"copy-{i}"
+        if partition_of(candidate) not in taken:
+            taken.add(partition_of(candidate))
+            ids.append(candidate)
+        i += 1
+    return ids
+
+
+def article(article_id: str, body: str) -> bytes:
+    return orjson.dumps({"id": article_id, "source": "test", "body": body})
+
+
+def verdicts(seen: dict[str, list[tuple[str | None, bytes]]], topic: str) -> dict[str, DedupedArticle]:
+    return {a.id: a for a in (decode(v, DedupedArticle) for _, v in seen.get(topic, []))}
+
+
+async def test_two_workers_catch_copies_on_other_partitions_and_state_survives_restart(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    env, topics = isolated_env(tmp_path / "data")
+    await create_topics(kafka_bootstrap, topics.all(), partitions=PARTITIONS)
+    workers = Workers(kafka_bootstrap, log_dir=tmp_path / "logs", services=(), extra_env=env)
+    workers.add("normalizer", metrics_port=free_port())
+    dedup_a = workers.add("deduplicator", metrics_port=free_port(), tag="-a")
+    workers.add("deduplicator", metrics_port=free_port(), tag="-b")
+    workers.wait_ready()
+    original = "orig-002"
+    first_copy, second_copy, after_restart = ids_on_other_partitions(original, 3)
+    try:
+        await publish(kafka_bootstrap, topics.raw, [article(original, SEED_002)])
+        await collect(kafka_bootstrap, [topics.unique], lambda s: count(s, topics.unique) >= 1, timeout=120)
+        await publish(kafka_bootstrap, topics.raw, [article(first_copy, NEAR_COPY), article(second_copy, SEED_002)])
+        seen = await collect(
+            kafka_bootstrap, [topics.unique, topics.duplicates],
+            lambda s: count(s, topics.duplicates) >= 2, timeout=120,
+        )
+        dups = verdicts(seen, topics.duplicates)
+        assert dups[first_copy].dedup.duplicate_of == original and dups[first_copy].dedup.kind == "near"
+        assert dups[second_copy].dedup.duplicate_of == original and dups[second_copy].dedup.kind == "exact"
+        assert set(verdicts(seen, topics.unique)) == {original}
+
+        # Restart: stop every deduplicator, start a fresh one, and publish a copy of the pre-restart article.
+        for proc in [p for p in workers.procs if p.service == "deduplicator"]:
+            assert proc.stop() is not None
+            workers.procs.remove(proc)
+        assert dedup_a.proc.poll() is not None
+        workers.add("deduplicator", metrics_port=free_port(), tag="-c")
+        workers.wait_ready()
+        await publish(kafka_bootstrap, topics.raw, [article(after_restart, NEAR_COPY)])
+        seen = await collect(
+            kafka_bootstrap, [topics.unique, topics.duplicates],
+            lambda s: count(s, topics.duplicates) >= 3, timeout=180,
+        )
+    finally:
+        workers.stop()
+    dups = verdicts(seen, topics.duplicates)
+    assert dups[after_restart].dedup.duplicate_of == original
+    assert set(verdicts(seen, topics.unique)) == {original}, "nothing may be decided twice or lost"
