@@ -160,10 +160,14 @@ def _bare(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _forms(token: str) -> frozenset[str]:
-    """Candidate forms of a matching-form token (see module docstring)."""
+def _forms(token: str) -> tuple[str, ...]:
+    """Candidate forms of a matching-form token (see module docstring), most literal first.
+
+    A tuple in a fixed order, not a set: which lexicon entry wins when two forms match must not
+    depend on string hashing, or the same article would score differently in two processes.
+    """
     if not _ARABIC.match(token):
-        return frozenset((token,))
+        return (token,)
     bases = [token]
     if token[0] in "وف" and len(token) > 3:
         bases.append(token[1:])
@@ -172,18 +176,18 @@ def _forms(token: str) -> frozenset[str]:
             bases.append(base[2:])
         if base[0] in "بلك" and len(base) > 3:
             bases.append(base[1:])
-    out = set(bases)
+    out = dict.fromkeys(bases)
     for base in bases:
         if base.startswith("ال") and len(base) > 3:
-            out.add(base[2:])
+            out[base[2:]] = None
     for form in list(out):
         if form.endswith("ا") and len(form) >= 4:
-            out.add(form[:-1])
+            out[form[:-1]] = None
         if form.endswith(("ها", "هم", "هن")) and len(form) >= 5:
-            out.add(form[:-2])
+            out[form[:-2]] = None
             if form[-3] == "ت":
-                out.add(form[:-3] + "ه")
-    return frozenset(out)
+                out[form[:-3] + "ه"] = None
+    return tuple(out)
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -333,7 +337,7 @@ def _past_year_sentences(tokens: list[re.Match[str]], bounds: list[int], ref_yea
         if len(value) != 4 or not _YEAR.fullmatch(value) or int(value) >= ref_year or k == 0:
             continue
         prev = _forms(tokens[k - 1].group())
-        if prev & _YEAR_LEADS or prev & _MONTHS:
+        if not (_YEAR_LEADS.isdisjoint(prev) and _MONTHS.isdisjoint(prev)):
             out.add(bisect.bisect_right(bounds, tok.start()))
     return out
 
