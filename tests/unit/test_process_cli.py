@@ -6,6 +6,9 @@ of the output contract (fields, statuses, offsets into ``text``) without Kafka.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -82,10 +85,6 @@ def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
     String hashing differs between processes (PYTHONHASHSEED); a core that iterates a set to
     pick a winner would score the same article differently after a restart.
     """
-    import os
-    import subprocess
-    import sys
-
     outputs = set()
     for seed in ("1", "2", "3"):
         proc = subprocess.run(
