@@ -79,18 +79,28 @@ class NormalizedArticle(_Frozen):
 
 
 class DedupVerdict(_Frozen):
-    """The deduplicator's decision about one article."""
+    """The deduplicator's decision about one article.
+
+    ``story_id`` groups different articles about one real-world event (a copy
+    carries its original's story); ``None`` only from producers that predate stories.
+    """
 
     status: Status
     duplicate_of: str | None = None
     similarity: float = Field(ge=0.0, le=1.0)
     kind: Literal["exact", "near"] | None = None
+    story_id: str | None = None
 
 
 class DedupedArticle(NormalizedArticle):
     """An article on ``articles.unique`` or ``articles.duplicates``."""
 
     dedup: DedupVerdict
+
+    @property
+    def story_id(self) -> str:
+        """The article's story: the deduplicator's, else the article itself starts one."""
+        return self.dedup.story_id or self.id
 
 
 class Entity(_Frozen):
@@ -134,6 +144,10 @@ class Alert(_Frozen):
 
     alert_id: str
     article_id: str
+    story_id: str | None = None
+    supersedes: str | None = Field(
+        default=None, description="Alert id this one updates (same story, severity rose)"
+    )
     severity: Severity
     score: float
     matches: list[AlertMatch]
