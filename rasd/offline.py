@@ -13,7 +13,7 @@ from typing import Any
 
 from schemas.codec import decode
 from schemas.models import Alert, DeadLetter, DedupedArticle, EnrichedArticle
-from services.alerter.core import Lexicon
+from services.alerter.core import Lexicon, StoryState, decide_story
 from services.alerter.stage import AlerterStage
 from services.common.stage import Emit, Stage, process_message
 from services.deduplicator.core import DedupConfig, DedupIndex
@@ -35,6 +35,7 @@ class OfflinePipeline:
             AlerterStage(Lexicon.load(), emit_low=emit_low),
         ):
             self.stages[stage.source] = stage
+        self.stories: dict[str, StoryState] = {}
 
     def run(self, raw: bytes, *, now: float | None = None) -> dict[str, list[Emit]]:
         """Every message the pipeline emits for one raw article, by topic field."""
@@ -52,7 +53,15 @@ class OfflinePipeline:
     def process(self, raw: bytes, *, now: float | None = None) -> dict[str, Any]:
         """One output record (the ``rasd process`` line) for one raw article."""
         emitted = self.run(raw, now=now)
-        return summarise(emitted)
+        record = summarise(emitted)
+        if "alerts" in emitted:  # the article's own alert; ``delivery`` is what the stream does with it
+            alert = decode(emitted["alerts"][0].value, Alert)
+            story = alert.story_id or alert.article_id
+            decision = decide_story(self.stories.get(story), alert)
+            if decision.state is not None:
+                self.stories[story] = decision.state
+            record["alert"]["delivery"] = decision.action
+        return record
 
 
 def summarise(emitted: dict[str, list[Emit]]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal, cast
 
 from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Severity
 from services.normalizer.textforms import display_form, matching_form
@@ -482,6 +483,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
     return Alert(
         alert_id=alert_id(article.id),
         article_id=article.id,
+        story_id=article.story_id,
         severity=severity,
         score=round(score, 3),
         matches=matches,
@@ -494,3 +496,65 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         published_at=article.published_at,
         detected_at=now,
     )
+
+
+# ----------------------------------------------------------------------------------- one alert per story
+
+SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+MAX_STORY_ARTICLES = 64  # alerted article ids remembered per story (replay protection)
+Action = Literal["new", "update", "suppressed", "replay"]
+ACTIONS: tuple[Action, ...] = ("new", "update", "suppressed", "replay")
+
+
+@dataclass(frozen=True, slots=True)
+class StoryState:
+    """What the alerter remembers about one story: its highest alerted severity and latest alert.
+
+    ``articles`` lists the articles that raised an alert for the story, so a replayed article is
+    recognised and never alerts twice.  Stored as JSON in a changelog-backed table keyed by story id.
+    """
+
+    alert_id: str
+    severity: Severity
+    articles: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"alert_id": self.alert_id, "severity": self.severity, "articles": list(self.articles)}
+
+    @classmethod
+    def from_json(cls, data: object) -> StoryState | None:
+        """The state stored in a table (``None`` when absent)."""
+        if not isinstance(data, dict):
+            return None
+        severity = data.get("severity")
+        if severity not in SEVERITY_RANK:
+            return None
+        articles = tuple(str(a) for a in data.get("articles", ()))
+        return cls(str(data["alert_id"]), cast(Severity, severity), articles)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDecision:
+    """The outcome for one candidate alert: what to send (if anything) and the story's next state."""
+
+    action: Action
+    alert: Alert | None
+    state: StoryState | None
+
+
+def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision:
+    """One alert per story: the first alert of a story goes out; later articles of the same story
+    only go out when their severity is higher than any alerted before, as an update whose
+    ``supersedes`` names the previous alert.  An article that already alerted for the story
+    (a replay, a redelivery) never alerts again.  Pure: same inputs, same decision.
+    """
+    if previous is None:
+        state = StoryState(candidate.alert_id, candidate.severity, (candidate.article_id,))
+        return StoryDecision("new", candidate, state)
+    if candidate.article_id in previous.articles:
+        return StoryDecision("replay", None, previous)
+    if SEVERITY_RANK[candidate.severity] <= SEVERITY_RANK[previous.severity]:
+        return StoryDecision("suppressed", None, previous)
+    update = candidate.model_copy(update={"supersedes": previous.alert_id})
+    articles = (*previous.articles, candidate.article_id)[-MAX_STORY_ARTICLES:]
+    return StoryDecision("update", update, StoryState(update.alert_id, update.severity, articles))

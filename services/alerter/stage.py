@@ -1,15 +1,38 @@
-"""The alerter stage: enriched articles in, escalation alerts out (most articles raise none)."""
+"""The alerter stage: enriched articles in, escalation alerts out (most articles raise none).
+
+Two steps: :func:`~services.alerter.core.detect` decides whether the article itself warrants an
+alert; :func:`~services.alerter.core.decide_story` then keeps one alert per story (an update
+only when severity rises).  The story state lives in ``stories``, a mapping of story id → JSON
+state: a plain dict offline and in tests, a changelog-backed Faust table in the stream (whose
+input is re-keyed by story id, so one worker owns all the decisions of a story).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from schemas.models import EnrichedArticle
 from services.common.stage import Output
 
-from .core import Lexicon, detect
+from .core import Action, Lexicon, StoryState, decide_story, detect
+
+
+def story_key(value: bytes | None, key: bytes | None) -> bytes:
+    """The story id of an encoded enriched article (its routing key), else the original key.
+
+    Mirrors :attr:`schemas.models.DedupedArticle.story_id`: the deduplicator's story, else the
+    article id.  Undecodable bytes keep their key: the deciding agent dead-letters them.
+    """
+    try:
+        data = orjson.loads(value or b"")
+        story = data.get("dedup", {}).get("story_id") or data.get("id")
+    except (orjson.JSONDecodeError, AttributeError):
+        story = None
+    return story.encode() if isinstance(story, str) and story else (key or b"")
 
 
 class AlerterStage:
@@ -20,11 +43,32 @@ class AlerterStage:
     targets: tuple[str, ...] = ("alerts",)
     input_model: type[BaseModel] = EnrichedArticle
 
-    def __init__(self, lexicon: Lexicon, *, emit_low: bool = False) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        *,
+        emit_low: bool = False,
+        stories: MutableMapping[str, Any] | None = None,
+        on_decision: Callable[[Action], None] | None = None,
+    ) -> None:
+        """``stories=None`` disables story suppression: every article's own alert is emitted."""
         self.lexicon = lexicon
         self.emit_low = emit_low
+        self.stories = stories
+        self.on_decision = on_decision
 
     def handle(self, message: BaseModel, *, now: float) -> Sequence[Output]:
         assert isinstance(message, EnrichedArticle)
         alert = detect(message, lexicon=self.lexicon, now=now, emit_low=self.emit_low)
-        return [] if alert is None else [Output("alerts", alert.article_id, alert)]
+        if alert is None:
+            return []
+        story = message.story_id
+        if self.stories is not None:
+            previous = StoryState.from_json(self.stories.get(story))
+            decision = decide_story(previous, alert)
+            if decision.state is not None and decision.state != previous:
+                self.stories[story] = decision.state.to_json()
+            if self.on_decision is not None:
+                self.on_decision(decision.action)
+            alert = decision.alert
+        return [] if alert is None else [Output("alerts", story, alert)]

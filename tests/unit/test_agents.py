@@ -39,8 +39,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     return record
 
 
-async def drive(app: faust.App, *values: bytes) -> None:
-    [agent] = app.agents.values()
+async def drive(app: faust.App, *values: bytes, agent_name: str | None = None) -> None:
+    agents = list(app.agents.values())
+    agent = agents[0] if agent_name is None else app.agents[agent_name]
     async with agent.test_context() as ctx:
         for value in values:
             await ctx.put(value, key=b"k")
@@ -64,9 +65,13 @@ async def test_agents_carry_a_seed_from_raw_to_alert(sent: Sent, tmp_path: Path)
     enriched = decode(value, EnrichedArticle)
     assert topic == "articles.enriched" and {"Azerbaijan", "France"} <= {e.name for e in enriched.entities}
 
-    await drive(build_alerter(settings(AlerterSettings, tmp_path), CollectorRegistry()), value)
+    alerter = build_alerter(settings(AlerterSettings, tmp_path), CollectorRegistry())
+    await drive(alerter, value, agent_name="rasd.alerter.route")
+    topic, key, routed = sent[-1]
+    assert topic == "rasd-alerter-by-story" and key == enriched.story_id.encode() and routed == value
+    await drive(alerter, routed, agent_name="rasd.alerter")
     topic, key, value = sent[-1]
-    assert topic == "alerts" and key == normalized.id.encode()
+    assert topic == "alerts" and key == enriched.story_id.encode()
     assert decode(value, Alert).severity == "high"
 
 
