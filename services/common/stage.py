@@ -127,6 +127,7 @@ def process_message(
         ingested = _ingested_at([message, *(o.value for o in outputs)])
         if ingested is not None:
             metrics.end_to_end.labels(metrics.service).observe(max(time.time() - ingested, 0.0))
+        metrics.observe_outputs(o.value for o in outputs)
         for emit in emits:
             metrics.produced.labels(metrics.service, emit.topic).inc()
     return emits

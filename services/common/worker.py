@@ -17,11 +17,14 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry, start_http_server
 
-from .metrics import StageMetrics
+from schemas.topics import Topics
+
+from .metrics import StageMetrics, partition_lag
 from .settings import CommonSettings, metrics_port
 from .stage import Stage, process_message
 
 log = logging.getLogger(__name__)
+LAG_INTERVAL = 5.0  # seconds between consumer-lag refreshes (the Prometheus scrape interval)
 
 
 def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
@@ -84,6 +87,43 @@ def attach_stage(
                 await sinks[emit.topic].send(key=emit.key, value=emit.value)
 
     app.agent(source, name=f"rasd.{stage.name}")(agent)
+    watch_lag(app, metrics, {source, *sinks.values()})
+
+
+def watch_lag(app: faust.App, metrics: StageMetrics, topics: set[Any], interval: float = LAG_INTERVAL) -> None:
+    """Every ``interval`` seconds, refresh ``rasd_consumer_lag`` from the consumer's assigned partitions.
+
+    Topics are labelled by their :class:`Topics` field (``raw``, ``normalized``…); an internal topic of the
+    app (the deduplicator's ``<app id>-sequence``) by its name without the app id.
+    """
+    fields = {name: key for key, name in Topics().model_dump().items()}
+    labels: dict[str, str] = {}
+    for topic in topics:
+        name = topic.get_topic_name()
+        labels[name] = fields.get(name, name.removeprefix(f"{app.conf.id}-"))
+
+    async def refresh() -> None:
+        consumer = app.consumer
+        try:
+            assigned = {(tp.topic, tp.partition): tp for tp in consumer.assignment() if tp.topic in labels}
+            ends = await consumer.highwaters(*assigned.values()) if assigned else {}
+            committed = getattr(consumer, "_committed_offset", {})  # Faust keeps the last commit per partition
+            done = {key: committed.get(tp) for key, tp in assigned.items()}
+            missing = [assigned[key] for key, offset in done.items() if offset is None]
+            earliest = await consumer.earliest_offsets(*missing) if missing else {}
+        except Exception as exc:  # rebalancing, broker away: keep the last snapshot, try again next time
+            log.debug("consumer lag not refreshed: %s", exc)
+            return
+        metrics.lag.update(
+            partition_lag(
+                labels,
+                {(tp.topic, tp.partition): int(end) for tp, end in ends.items()},
+                done,
+                {(tp.topic, tp.partition): int(offset) for tp, offset in earliest.items()},
+            )
+        )
+
+    app.timer(interval, name=f"rasd.{metrics.service}.lag")(refresh)
 
 
 def serve_metrics(settings: CommonSettings, registry: CollectorRegistry, port: int | None = None) -> int:
