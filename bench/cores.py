@@ -1,0 +1,86 @@
+"""Each stage alone, no Kafka: articles per second of CPU on one core, on the generated articles.
+
+Every stage is timed through :func:`services.common.stage.process_message` (decode → core →
+encode, metrics counted) — exactly the work its agent does per message — on the messages that
+stage really receives (the outputs of the previous stages for the same articles, made once
+beforehand by the offline pipeline).  The deduplicator starts from an empty index and indexes
+every article, as in the stream.  Speed is ``messages / CPU seconds`` of this (single-threaded)
+process (``time.process_time``), which other processes on the machine disturb far less than the
+wall clock; the wall-clock figure is reported next to it.
+
+``python -m bench.cores [N]`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from rasd.offline import OfflinePipeline
+from services.common.metrics import StageMetrics
+from services.common.stage import Emit, Stage, process_message
+from services.deduplicator.core import DedupConfig, DedupIndex
+from services.deduplicator.stage import DeduplicatorStage
+
+from .articles import generate
+
+TARGET = 2000.0
+
+
+def stage_inputs(raws: list[bytes]) -> dict[str, list[Emit]]:
+    """The messages each stage's topic receives for ``raws`` (topic field → emits), from one offline run."""
+    pipeline = OfflinePipeline()
+    inputs: dict[str, list[Emit]] = {"raw": [Emit("raw", b"", r) for r in raws]}
+    for raw in raws:
+        for topic, emits in pipeline.run(raw).items():
+            if topic != "raw":
+                inputs.setdefault(topic, []).extend(emits)
+    return inputs
+
+
+def time_stage(stage: Stage, messages: list[Emit], rounds: int = 1) -> dict[str, float]:
+    """Run ``stage`` over ``messages`` through the edge; best-of-``rounds`` CPU time."""
+    registry = CollectorRegistry()
+    metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
+    best_cpu = best_wall = float("inf")
+    for _ in range(rounds):
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for m in messages:
+            process_message(stage, m.value, now=time.time(), topic=stage.source, key=m.key, metrics=metrics)
+        best_cpu = min(best_cpu, time.process_time() - cpu0)
+        best_wall = min(best_wall, time.perf_counter() - wall0)
+    n = len(messages)
+    return {
+        "messages": n,
+        "per_s_cpu": round(n / best_cpu, 1),
+        "per_s_wall": round(n / best_wall, 1),
+        "us_per_message": round(best_cpu / n * 1e6, 1),
+        "mean_input_bytes": round(sum(len(m.value) for m in messages) / max(n, 1)),
+    }
+
+
+def measure(n: int = 2000, raws: list[bytes] | None = None) -> dict[str, Any]:
+    """Core speed of the four stages on ``n`` generated articles."""
+    raws = raws if raws is not None else generate(n)
+    inputs = stage_inputs(raws)
+    pipeline = OfflinePipeline()
+    results: dict[str, Any] = {}
+    for topic, stage in pipeline.stages.items():
+        if isinstance(stage, DeduplicatorStage):
+            # A fresh index per round, so every round indexes the same articles from scratch.
+            timings = [time_stage(DeduplicatorStage(DedupIndex(DedupConfig())), inputs[topic]) for _ in range(2)]
+            results[stage.name] = max(timings, key=lambda t: t["per_s_cpu"])
+        else:
+            results[stage.name] = time_stage(stage, inputs[topic], rounds=2)
+        results[stage.name]["meets_2000"] = results[stage.name]["per_s_cpu"] >= TARGET
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 2000), indent=2))
