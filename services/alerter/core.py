@@ -74,7 +74,31 @@ _CUES: dict[str, tuple[str, ...]] = {
     ),
     "history": (
         "ذكرى", "الذكرى", "التسعينيات", "الثمانينيات", "السبعينيات", "الستينيات", "حقبة", "قبل عقود",
-        "anniversary", "1990s", "1980s", "1970s", "decades ago",
+        "anniversary", "1990s", "1980s", "1970s", "decades ago", "remembered", "remembering", "recounts",
+        "memoir", "book review", "يستذكر", "تستذكر", "يستعيد", "تستعيد", "ذكريات", "مذكرات",
+    ),
+    # Fiction and entertainment: films, series, novels, games about war.
+    "culture": (
+        "فيلم", "الفيلم", "مسلسل", "المسلسل", "رواية", "الرواية", "شباك التذاكر", "السينما", "مهرجان", "لعبة فيديو",
+        "film", "movie", "box office", "novel", "series finale", "video game", "cinema", "blockbuster",
+        "film festival", "screenplay",
+    ),
+    # Crime news: gangs, suspects, smugglers (police work, not war).
+    "crime": (
+        "عصابة", "عصابات", "المشتبه", "مشتبه", "تجار المخدرات", "المخدرات", "مهربين", "سطو", "جريمة", "جنائية",
+        "gang", "gangs", "drug gang", "suspect", "suspects", "smugglers", "robbery", "criminal", "criminals",
+        "cartel", "drug",
+    ),
+    # A political or figurative target right after an "attack" word: "هجوما على وزير المالية", "attack on the
+    # government", "offensive against mosquitoes", "حربه على التضخم" (see _verbal_sentences).
+    "political": (
+        "وزير", "وزيرة", "الحكومة", "حكومة", "المعارضة", "البرلمان", "النائب", "الحزب", "حزب", "الصحافة",
+        "منتقديه", "خصومه", "سياسة", "سياسات", "قرارات", "الموازنة", "الميزانية",
+        "minister", "government", "opposition", "parliament", "party", "critics", "rivals", "policy",
+        "policies", "budget", "press", "media",
+        "التضخم", "الفساد", "الفقر", "البطالة", "الأوبئة", "الوباء", "البعوض", "التدخين", "السمنة", "الأسعار",
+        "inflation", "corruption", "poverty", "unemployment", "mosquitoes", "dengue", "virus", "cancer", "obesity",
+        "smoking", "prices", "drugs",
     ),
     # Expressions that contain an escalation term but are not escalation.
     "block": (
@@ -89,11 +113,16 @@ _CUES: dict[str, tuple[str, ...]] = {
         *(f"هجوما {adj}" for adj in _VERBAL), "هجوم حاد", "هجوم لاذع", "هجوم كلامي", "هجوم إعلامي",
     ),
 }
-_SENTENCE_FACTOR = {"sport": 0.1, "drill": 0.1, "disaster": 0.15, "denial": 0.2, "history": 0.2}
+_SENTENCE_FACTOR = {
+    "sport": 0.1, "drill": 0.1, "disaster": 0.15, "denial": 0.2, "history": 0.2, "culture": 0.15, "verbal": 0.1,
+    "crime": 0.3,
+}
 _HYPOTHETICAL_FACTOR = 0.3
 _NEGATION_FACTOR = 0.1
 _NEGATION_WINDOW = 4
-_FRAME_FACTOR = {"sport": 0.2, "drill": 0.3, "disaster": 0.35}
+_FRAME_FACTOR = {"sport": 0.2, "drill": 0.3, "disaster": 0.35, "culture": 0.2, "crime": 0.3}
+_ATTACK_CATEGORIES = frozenset({"military_operation", "strikes_shelling"})
+_POLITICAL_WINDOW = 4  # tokens after an attack word in which a political target makes it verbal
 _FRAME_MIN_HITS = 3
 # Deaths or displacement alone are as likely crime, accident or disaster news.
 _SUPPORT_ONLY = frozenset({"casualties", "displacement"})
@@ -343,6 +372,19 @@ def _past_year_sentences(tokens: list[re.Match[str]], bounds: list[int], ref_yea
     return out
 
 
+def _verbal_sentences(terms: list[_Hit], political: list[tuple[int, int]]) -> set[int]:
+    """Sentences where an attack word aims at a political target ("شن هجوما على وزير المالية",
+    "launched an attack on the government"): a verbal attack, so the whole sentence is discounted."""
+    out: set[int] = set()
+    for hit in terms:
+        if hit.entry.category not in _ATTACK_CATEGORIES:
+            continue
+        last = hit.tok + len(hit.entry.words) - 1
+        if any(s == hit.sentence and 0 < t - last <= _POLITICAL_WINDOW for t, s in political):
+            out.add(hit.sentence)
+    return out
+
+
 def _near_number(tokens: list[re.Match[str]], hit: _Hit) -> bool:
     last = hit.tok + len(hit.entry.words) - 1
     for k in (hit.tok - 2, hit.tok - 1, last + 1, last + 2):
@@ -390,6 +432,8 @@ def _severity(cats: dict[str, float], front: dict[str, float]) -> Severity:
     ops = sum(cats.get(c, 0.0) for c in _HOSTILE_OPS)
     if front_hostile >= 2.0 and (front.get("casualties", 0.0) >= 2.0 or ops >= 6.0 or front_ops >= 5.0):
         return "high"
+    if front.get("coup", 0.0) >= 2.0 and front.get("casualties", 0.0) >= 2.0:  # a coup with bloodshed
+        return "high"
     return "medium"
 
 
@@ -408,6 +452,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
     sentence_cues: dict[int, set[str]] = defaultdict(set)
     frame_hits: Counter[str] = Counter()
     negations: list[tuple[int, int]] = []
+    political: list[tuple[int, int]] = []
     terms: list[_Hit] = []
     for hit in hits:
         kind = hit.entry.kind
@@ -419,11 +464,16 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         if kind == "negation":
             negations.append((hit.tok, hit.sentence))
             continue
+        if kind == "political":
+            political.append((hit.tok, hit.sentence))
+            continue
         sentence_cues[hit.sentence].add(kind)
         if kind in _FRAME_FACTOR:
             frame_hits[kind] += _FRAME_MIN_HITS if hit.start < title_end else 1
     if not terms:
         return None
+    for sentence in _verbal_sentences(terms, political):
+        sentence_cues[sentence].add("verbal")
     for sentence in _past_year_sentences(tokens, bounds, _ref_year(article, now)):
         sentence_cues[sentence].add("history")
     frame = 1.0
