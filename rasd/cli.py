@@ -15,12 +15,13 @@ from typing import Any
 
 import orjson
 
+from rasd.alert_filters import AlertFilter, alias_index, passes
 from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
+from services.alerter.core import SEVERITY_RANK
 from services.common.settings import SERVICES, SETTINGS_BY_SERVICE, CommonSettings
 
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOCAL_PORT = 9092
 
@@ -77,13 +78,20 @@ def format_alert(alert: Alert) -> str:
     return line + (f"\n    entities: {who}" if who else "")
 
 
-def alert_passes(alert: Alert, min_severity: str) -> bool:
-    return SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[min_severity]
+def _alert_filter(args: argparse.Namespace) -> tuple[AlertFilter, dict[str, frozenset[str]]]:
+    """The subscriber's filter, and the gazetteer's names when it filters by entity or place."""
+    flt = AlertFilter(args.min_severity, tuple(args.entity), tuple(args.place), tuple(args.language))
+    if not (flt.entities or flt.places):
+        return flt, {}
+    from services.entities.core import Gazetteer
+
+    return flt, alias_index((e.id, (e.name, *e.ar, *e.en)) for e in Gazetteer.load().entries)
 
 
 async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
     from rasd.kafka_io import Follower
 
+    flt, aliases = _alert_filter(args)
     printed = 0
     async with Follower(bootstrap, [Topics().alerts], group_id=args.group) as follower:
         while True:
@@ -94,7 +102,7 @@ async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
                 except DecodeError as exc:
                     print(f"(undecodable alert at offset {record.offset}: {exc})", file=sys.stderr)
                     continue
-                if not alert_passes(alert, args.min_severity):
+                if not passes(alert, flt, aliases):
                     continue
                 text = orjson.dumps(alert.model_dump(mode="json")).decode() if args.json else format_alert(alert)
                 print(text, flush=True)
@@ -233,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = sub.add_parser("alerts", help="subscribe to alerts and print them")
     alerts.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="low")
+    alerts.add_argument("--entity", action="append", default=[],
+                        help="only alerts naming this person or place: canonical id or AR/EN name (repeatable)")
+    alerts.add_argument("--place", action="append", default=[], help="only alerts naming this place (repeatable)")
+    alerts.add_argument("--language", action="append", default=[], help="only alerts in this language, e.g. ar")
     alerts.add_argument("--json", action="store_true", help="one JSON alert per line")
     alerts.add_argument("--group", default="rasd-alerts-cli", help="consumer group (resumes where it stopped)")
     alerts.add_argument("--limit", type=int, default=0, help="exit after printing this many alerts")

@@ -137,6 +137,7 @@ class AlertEntity(_Frozen):
     canonical: str
     name: str
     type: EntityType
+    mentions: list[str] = Field(default_factory=list, description="How the article names it (e.g. in Arabic)")
 
 
 class Alert(_Frozen):

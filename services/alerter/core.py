@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Severity
+from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Entity, Severity
 from services.normalizer.textforms import display_form, matching_form
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon.jsonl"
@@ -409,15 +409,21 @@ def _sentence_span(text: str, bounds: list[int], sentence: int) -> str:
 
 def _entities(article: EnrichedArticle, limit: int = 8) -> list[AlertEntity]:
     counts: Counter[str] = Counter()
-    first: dict[str, AlertEntity] = {}
+    first: dict[str, Entity] = {}
+    mentions: dict[str, dict[str, None]] = defaultdict(dict)
     for ent in sorted(article.entities, key=lambda e: e.start):
         if ent.type not in ("PERSON", "LOC"):
             continue
         counts[ent.canonical] += 1
-        first.setdefault(ent.canonical, AlertEntity(canonical=ent.canonical, name=ent.name, type=ent.type))
+        first.setdefault(ent.canonical, ent)
+        if len(mentions[ent.canonical]) < 3:
+            mentions[ent.canonical][ent.text] = None
     order = {c: i for i, c in enumerate(first)}
     ranked = sorted(first, key=lambda c: (-counts[c], order[c]))
-    return [first[c] for c in ranked[:limit]]
+    return [
+        AlertEntity(canonical=c, name=first[c].name, type=first[c].type, mentions=list(mentions[c]))
+        for c in ranked[:limit]
+    ]
 
 
 def _severity(cats: dict[str, float], front: dict[str, float]) -> Severity:

@@ -1,4 +1,4 @@
-"""``rasd alerts``: a subscriber that filters by severity and resumes as a named consumer group.
+"""``rasd alerts``: a subscriber that filters (severity, entity, place, language) and resumes as a named group.
 
 Why: alert consumers rely on both — a desk that only wants ``high`` must not see
 ``medium``, and a restarted subscriber must not replay what it already printed.
@@ -16,17 +16,21 @@ from aiokafka import AIOKafkaProducer
 
 from rasd.kafka_local import create_topics
 from schemas.codec import encode
-from schemas.models import Alert
+from schemas.models import Alert, AlertEntity
 
 from .helpers import isolated_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SUDAN = AlertEntity(canonical="Q1049", name="Sudan", type="LOC", mentions=["السودان"])
+
+
 def alert(n: int, severity: str) -> Alert:
     return Alert(
         alert_id=f"alert-{n}", article_id=f"article-{n}", severity=severity, score=10.0 + n, matches=[],  # type: ignore[arg-type]
-        entities=[], title=f"title {n}", snippet="", language="en", detected_at=0.0,
+        entities=[SUDAN] if n % 2 else [], title=f"title {n}", snippet="",
+        language="ar" if n >= 3 else "en", detected_at=0.0,
     )
 
 
@@ -57,3 +61,6 @@ async def test_alerts_are_filtered_and_the_group_resumes(kafka_bootstrap: str, t
     assert [a["alert_id"] for a in resumed] == ["alert-4"]
     everything = rasd_alerts(env, "--group", "audit", "--limit", "5")
     assert [a["severity"] for a in everything] == ["medium", "high", "low", "high", "high"]
+    sudan_ar = rasd_alerts(env, "--entity", "السودان", "--place", "sudan", "--language", "ar", "--group", "sd",
+                           "--limit", "1")
+    assert [a["alert_id"] for a in sudan_ar] == ["alert-3"]

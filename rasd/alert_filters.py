@@ -1,0 +1,72 @@
+"""What a ``rasd alerts`` subscriber wants to see: pure filtering of alerts (no Kafka, no I/O).
+
+``--entity`` and ``--place`` take a canonical id (``Q227``), an English name (``Azerbaijan``) or an
+Arabic one (``أذربيجان``), compared case-insensitively in the matching form (أ/إ/آ, ى, ة and
+tashkeel ignored).  A name is resolved through the gazetteer's aliases when one is given (so
+``اذربيجان`` finds ``Q227`` even if the article wrote it otherwise) and also compared with the
+alert entity's own name and mentions (so people found by context, not in the gazetteer, match too).
+Values of one flag are alternatives (any of them); different flags must all hold.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from schemas.models import Alert, AlertEntity
+from services.alerter.core import SEVERITY_RANK
+from services.normalizer.textforms import display_form, matching_form
+
+
+def normalise(name: str) -> str:
+    """The form names are compared in: matching form, case-folded, single spaces."""
+    return " ".join(matching_form(display_form(name)).casefold().split())
+
+
+def alias_index(entries: Iterable[tuple[str, Iterable[str]]]) -> dict[str, frozenset[str]]:
+    """``(canonical id, names)`` pairs → normalised name → canonical ids bearing it."""
+    index: dict[str, set[str]] = defaultdict(set)
+    for canonical, names in entries:
+        for name in (canonical, *names):
+            index[normalise(name)].add(canonical)
+    return {name: frozenset(ids) for name, ids in index.items()}
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """A subscriber's filters; the defaults let every alert through."""
+
+    min_severity: str = "low"
+    entities: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.min_severity not in SEVERITY_RANK:
+            raise ValueError(f"unknown severity {self.min_severity!r}")
+
+
+def _entity_matches(query: str, entity: AlertEntity, aliases: Mapping[str, frozenset[str]]) -> bool:
+    wanted = normalise(query)
+    if entity.canonical in aliases.get(wanted, frozenset()):
+        return True
+    return wanted in {normalise(n) for n in (entity.canonical, entity.name, *entity.mentions)}
+
+
+def _any_entity(queries: tuple[str, ...], entities: Iterable[AlertEntity],
+                aliases: Mapping[str, frozenset[str]]) -> bool:
+    return any(_entity_matches(q, e, aliases) for q in queries for e in entities)
+
+
+def passes(alert: Alert, flt: AlertFilter, aliases: Mapping[str, frozenset[str]] | None = None) -> bool:
+    """Whether ``alert`` is one the subscriber asked for."""
+    names = aliases or {}
+    if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[flt.min_severity]:
+        return False
+    if flt.languages and alert.language.casefold() not in {lang.casefold() for lang in flt.languages}:
+        return False
+    if flt.entities and not _any_entity(flt.entities, alert.entities, names):
+        return False
+    places = [e for e in alert.entities if e.type == "LOC"]
+    return not flt.places or _any_entity(flt.places, places, names)

@@ -1,0 +1,83 @@
+"""``rasd alerts`` filters (:mod:`rasd.alert_filters`): severity, entity, place and language.
+
+Why: a desk subscribes to what it covers ("high alerts about Sudan, in Arabic"); names arrive in
+either script and any case, and a filter that misses a spelling silently drops the alert it wanted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rasd.alert_filters import AlertFilter, alias_index, normalise, passes
+from schemas.models import Alert, AlertEntity
+from services.entities.core import Gazetteer
+
+
+def make_alert(severity: str = "high", language: str = "ar", entities: tuple[AlertEntity, ...] = ()) -> Alert:
+    return Alert(alert_id="a", article_id="x", severity=severity, score=9.0, matches=[],  # type: ignore[arg-type]
+                 entities=list(entities), title="t", snippet="", language=language, detected_at=0.0)
+
+
+AZ = AlertEntity(canonical="Q227", name="Azerbaijan", type="LOC", mentions=["أذربيجان"])
+PASH = AlertEntity(canonical="rasd:person:nikol-pashinyan", name="Nikol Pashinyan", type="PERSON",
+                   mentions=["باشينيان"])
+LOCAL = AlertEntity(canonical="rasd:person:ahmad-zaid", name="Ahmad Zaid", type="PERSON", mentions=["أحمد زيد"])
+ALERT = make_alert(entities=(AZ, PASH, LOCAL))
+
+
+@pytest.fixture(scope="module")
+def aliases() -> dict[str, frozenset[str]]:
+    """The packaged gazetteer's names, as ``rasd alerts`` loads them."""
+    return alias_index((e.id, (e.name, *e.ar, *e.en)) for e in Gazetteer.load().entries)
+
+
+@pytest.mark.parametrize(("flt", "expected"), [
+    pytest.param(AlertFilter(), True, id="no-filter"),
+    pytest.param(AlertFilter(min_severity="high"), True, id="min-high-on-high"),
+    pytest.param(AlertFilter(entities=("Q227",)), True, id="canonical-id"),
+    pytest.param(AlertFilter(entities=("q227",)), True, id="canonical-id-any-case"),
+    pytest.param(AlertFilter(entities=("AZERBAIJAN",)), True, id="english-name-any-case"),
+    pytest.param(AlertFilter(entities=("اذربيجان",)), True, id="arabic-name-other-hamza"),
+    pytest.param(AlertFilter(entities=("Republic of Azerbaijan",)), True, id="gazetteer-alias"),
+    pytest.param(AlertFilter(entities=("Pashinyan",)), True, id="person-short-alias"),
+    pytest.param(AlertFilter(entities=("أحمد زيد",)), True, id="person-by-mention-not-in-gazetteer"),
+    pytest.param(AlertFilter(entities=("Armenia",)), False, id="absent-entity"),
+    pytest.param(AlertFilter(entities=("Armenia", "Baku", "Azerbaijan")), True, id="any-of-several"),
+    pytest.param(AlertFilter(places=("Azerbaijan",)), True, id="place"),
+    pytest.param(AlertFilter(places=("Pashinyan",)), False, id="a-person-is-not-a-place"),
+    pytest.param(AlertFilter(languages=("AR",)), True, id="language"),
+    pytest.param(AlertFilter(languages=("en",)), False, id="other-language"),
+    pytest.param(AlertFilter(min_severity="high", entities=("Q227",), languages=("en",)), False,
+                 id="all-flags-must-hold"),
+])
+def test_filters(flt: AlertFilter, expected: bool, aliases: dict[str, frozenset[str]]) -> None:
+    """Each flag alone and combined, against an alert naming Azerbaijan, Pashinyan and a local person."""
+    assert passes(ALERT, flt, aliases) is expected
+
+
+@pytest.mark.parametrize(("severity", "minimum", "expected"), [
+    ("low", "medium", False), ("medium", "medium", True), ("high", "medium", True), ("medium", "high", False),
+])
+def test_min_severity(severity: str, minimum: str, expected: bool) -> None:
+    """Severity is ordered low < medium < high; the minimum is inclusive."""
+    assert passes(make_alert(severity), AlertFilter(min_severity=minimum)) is expected
+
+
+def test_without_gazetteer_names_still_match_the_alert_itself() -> None:
+    """With no alias index, the alert's own canonical id, English name and mentions still match."""
+    for query in ("Q227", "azerbaijan", "أذربيجان"):
+        assert passes(ALERT, AlertFilter(entities=(query,)))
+    assert not passes(ALERT, AlertFilter(entities=("Republic of Azerbaijan",)))
+
+
+def test_normalise_ignores_case_hamza_and_spacing() -> None:
+    """Names typed by people differ in hamza, taa marbuta, case and spaces from the gazetteer's."""
+    assert normalise("  Nagorno   KARABAKH ") == normalise("nagorno karabakh")
+    assert normalise("إدلب") == normalise("ادلب")
+    assert normalise("قرة باغ") == normalise("قره باغ")
+
+
+def test_unknown_severity_is_rejected() -> None:
+    """A typo in --min-severity must fail, not silently let everything (or nothing) through."""
+    with pytest.raises(ValueError):
+        AlertFilter(min_severity="urgent")
