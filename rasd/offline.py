@@ -67,7 +67,7 @@ class OfflinePipeline:
 def summarise(emitted: dict[str, list[Emit]]) -> dict[str, Any]:
     """Flatten what the stages emitted for one article into the documented output record."""
     record: dict[str, Any] = {
-        "id": None, "status": "rejected", "duplicate_of": None, "similarity": None,
+        "id": None, "status": "rejected", "duplicate_of": None, "similarity": None, "story_id": None,
         "title": None, "language": None, "text": None, "entities": [], "alert": None, "error": None,
     }
     if "dlq" in emitted:
@@ -86,6 +86,7 @@ def summarise(emitted: dict[str, list[Emit]]) -> dict[str, Any]:
             status=article.dedup.status,
             duplicate_of=article.dedup.duplicate_of,
             similarity=article.dedup.similarity,
+            story_id=article.story_id,
             title=article.title,
             language=article.language,
             text=article.text,

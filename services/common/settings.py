@@ -71,10 +71,17 @@ class DeduplicatorSettings(CommonSettings):
 
     service: ClassVar[str] = "deduplicator"
     deduplicator_metrics_port: int = DEFAULT_METRICS_PORTS["deduplicator"]
-    dedup_threshold: float = Field(default=0.6, gt=0.0, le=1.0, description="Min estimated Jaccard")
-    dedup_num_perm: int = Field(default=128, ge=16, description="MinHash permutations")
-    dedup_bands: int = Field(default=32, ge=1, description="LSH bands (must divide num_perm)")
+    dedup_threshold: float = Field(default=0.5, gt=0.0, le=1.0, description="Min estimated Jaccard")
+    dedup_num_perm: int = Field(default=60, ge=16, description="MinHash bins")
+    dedup_bands: int = Field(default=20, ge=1, description="LSH bands (must divide num_perm, <= 4 rows each)")
     dedup_shingle: int = Field(default=3, ge=1, description="Words per shingle")
+    dedup_retention_days: float = Field(default=14.0, gt=0.0, description="How long an article stays indexed")
+    dedup_story_threshold: float = Field(
+        default=0.045, gt=0.0, le=1.0, description="Min Jaccard of title+lead features for one story"
+    )
+    dedup_story_window_hours: float = Field(
+        default=72.0, gt=0.0, description="Max publication-time gap between articles of one story"
+    )
 
 
 class EntitiesSettings(CommonSettings):

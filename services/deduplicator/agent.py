@@ -38,6 +38,9 @@ def config_from(settings: CommonSettings) -> DedupConfig:
         num_perm=settings.dedup_num_perm,
         bands=settings.dedup_bands,
         shingle=settings.dedup_shingle,
+        retention_s=settings.dedup_retention_days * 24 * 3600.0,
+        story_threshold=settings.dedup_story_threshold,
+        story_window_s=settings.dedup_story_window_hours * 3600.0,
     )
 
 

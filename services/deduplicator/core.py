@@ -1,30 +1,52 @@
-"""Exact and near-duplicate detection: the deduplicator's functional core.
+"""Exact and near-duplicate detection and story grouping: the deduplicator's functional core.
 
 No Faust and no I/O: :class:`DedupIndex` keeps its state in two injected
 mappings (plain dicts in tests and ``rasd process``, changelog-backed Faust
-tables in the service), and time is passed in.
+tables in the service), and time is passed in.  ``docs/dedup.md`` explains the
+method, the thresholds and the measured numbers.
 
-Method
-------
-* **Fingerprint.** The body (the text after the headline line, in matching
-  form) is cut into word tokens; an *exact* key is a hash of the token
-  sequence, so whitespace, punctuation, tashkeel or digit forms never make a
-  copy look new.  For near-duplicates the body's word ``k``-shingles are
-  hashed once each and summarised by *one-permutation MinHash*: the shingle's
-  64-bit hash chooses one of ``num_perm`` bins and the bin keeps its minimum.
-  One pass over the shingles, instead of ``num_perm`` passes, keeps the core
-  fast; empty bins are filled from the next non-empty bin (densification) so
-  that short texts still compare.
+Duplicates
+----------
+* **Exact key.** A hash of the body's word tokens in matching form, so
+  whitespace, punctuation, tashkeel or digit forms never make a copy look new.
+* **Near-copies.** The body's word ``k``-shingles are hashed once each
+  (multiply-shift over cached 64-bit token hashes) and summarised by
+  *one-permutation MinHash*: the shingle hash picks one of ``num_perm`` bins,
+  the bin keeps its minimum, and only the low 16 bits of each minimum are kept
+  (*b-bit MinHash*; the similarity estimate is corrected for chance equality).
+  Empty bins borrow from the next non-empty bin (densification).
 * **Candidates.** The signature is split into ``bands`` LSH bands; an article
-  sharing any band key with an indexed article is a candidate.
-* **Decision.** A candidate whose estimated Jaccard similarity (share of equal
-  bins) reaches ``threshold`` makes the article a near-duplicate of the
-  candidate's *root* (the earliest article of its group), so ``duplicate_of``
-  never points at another copy.
-* **Replays.** A decision is stored per article id; the same id again returns
-  the stored decision, so a replayed article is never a duplicate of itself.
-* **Retention.** Indexed articles older than ``retention_s`` are ignored as
-  candidates (and can be pruned).
+  sharing a band key with an indexed article is a candidate, and a candidate
+  whose estimated Jaccard similarity reaches ``threshold`` makes the article a
+  near-duplicate.
+* **Earliest.** ``duplicate_of`` is the *root* of the group: the first article
+  of the group in decision order.  In the service decisions happen in the
+  total order of the one-partition sequence topic (``agent.py``), offline in
+  input order, so two copies arriving at once never point at each other, and
+  a decision once taken is never revised (see ``docs/dedup.md`` for why an
+  earlier ``published_at`` arriving later does not re-root a group).
+
+Stories
+-------
+Different articles about one event share a ``story_id``: the id of the first
+article of the story.  Story features are the distinctive words of the title
+and the lead (stop words removed, a light Arabic proclitic strip, no digits),
+kept as 16-bit hashes.  A new original joins the story of the most similar
+indexed original whose publication time is within ``story_window_s`` when
+they share at least ``story_min_shared`` features and their Jaccard
+similarity reaches ``story_threshold``.  A copy carries its root's story.
+
+State and retention
+-------------------
+``docs`` maps an article id to a compact record (times, sequence number,
+signature, story features, decision).  ``bands`` holds LSH buckets
+(``b<band>:<hash>`` → sequence numbers), story postings (``s<feature>`` →
+sequence numbers, most recent last), exact keys (``e<hash>`` → sequence
+number), and the retention queue (``q<n>`` → article id, ``@head``/``@next``).
+Every :meth:`DedupIndex.check` forgets up to ``prune_batch`` of the oldest
+articles that have left the retention window, with all their bucket entries,
+so the index stays bounded without a scan and every write happens inside the
+event that caused it (a Faust table requirement).
 """
 
 from __future__ import annotations
@@ -33,30 +55,51 @@ import base64
 import hashlib
 import re
 import struct
-from collections.abc import MutableMapping
+from collections import Counter
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from schemas.models import DedupVerdict, NormalizedArticle
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
 _MASK64 = (1 << 64) - 1
-_MAX_CANDIDATES_PER_BAND = 8
+_MASK32 = (1 << 32) - 1
+_MUL = 0x9E3779B97F4A7C15  # odd 64-bit constant of the multiply-shift shingle hash
+_BAND_MULS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD)
+_VALUE_BITS = 16
+_MAX_BAND_IDS = 8  # a band bucket holding more than this is a boilerplate bucket: it stops growing
+_MAX_POSTING_IDS = 32  # a story posting keeps its most recent articles
+_TOKEN_CACHE_MAX = 200_000
+_DATA = Path(__file__).resolve().parent / "data"
+_STRIP_PREFIXES = ("بال", "كال", "فال", "لل", "ال")
 
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """Tuning of the near-duplicate test (see ``docs``/README for the choice of defaults)."""
+    """Tuning of the index (``docs/dedup.md`` gives the reasons for the defaults)."""
 
-    threshold: float = 0.6
-    num_perm: int = 128
-    bands: int = 32
+    threshold: float = 0.5
+    num_perm: int = 60
+    bands: int = 20
     shingle: int = 3
     retention_s: float = 14 * 24 * 3600.0
+    story_threshold: float = 0.045
+    story_min_shared: int = 3
+    story_window_s: float = 3 * 24 * 3600.0
+    story_features: int = 32
+    story_lead: int = 60
+    prune_batch: int = 4
 
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:
             raise ValueError(f"bands ({self.bands}) must divide num_perm ({self.num_perm})")
+        if self.num_perm // self.bands > len(_BAND_MULS):
+            raise ValueError(f"at most {len(_BAND_MULS)} rows per band (num_perm / bands)")
 
 
 @dataclass(frozen=True)
@@ -65,26 +108,43 @@ class Fingerprint:
 
     exact: str
     signature: tuple[int, ...]
+    story: tuple[int, ...]
 
     def band_keys(self, bands: int) -> list[str]:
         """One key per LSH band: the band number and a hash of its rows."""
-        rows = len(self.signature) // bands
-        keys = []
-        for b in range(bands):
-            chunk = struct.pack(f"<{rows}I", *self.signature[b * rows : (b + 1) * rows])
-            keys.append(f"{b}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
-        return keys
+        return band_keys(self.signature, bands)
 
 
-def _mix64(x: int) -> int:
-    """SplitMix64 finaliser: spreads a combined token hash over 64 bits."""
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & _MASK64
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _MASK64
-    return x ^ (x >> 31)
+def band_keys(signature: tuple[int, ...], bands: int) -> list[str]:
+    """LSH band keys of a signature (also recomputed from a stored signature when pruning)."""
+    rows = len(signature) // bands
+    keys = []
+    for b in range(bands):
+        h = b
+        for r in range(rows):
+            h += signature[b * rows + r] * _BAND_MULS[r]
+        keys.append(f"b{b}:{(h & _MASK64) >> 32:x}")
+    return keys
+
+
+_TOKEN_HASHES: dict[str, int] = {}
 
 
 def _token_hash(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+
+
+def token_hashes(tokens: list[str]) -> list[int]:
+    """Stable 64-bit hashes of tokens (cached: a news vocabulary repeats all day)."""
+    known = _TOKEN_HASHES
+    missing = set(tokens).difference(known)
+    if missing:
+        if len(known) + len(missing) > _TOKEN_CACHE_MAX:
+            known.clear()
+            missing = set(tokens)
+        for t in missing:
+            known[t] = _token_hash(t)
+    return list(map(known.__getitem__, tokens))
 
 
 def body_tokens(article: NormalizedArticle) -> list[str]:
@@ -94,58 +154,121 @@ def body_tokens(article: NormalizedArticle) -> list[str]:
     return tokens or _TOKEN.findall(article.match_text)
 
 
+def minhash(hashes: list[int], num_perm: int, shingle: int) -> tuple[int, ...]:
+    """One-permutation b-bit MinHash of the ``shingle``-word shingles of a token-hash sequence."""
+    k = min(shingle, len(hashes)) or 1
+    acc = hashes[: len(hashes) - k + 1] or [0]
+    for j in range(1, k):
+        acc = [(x * _MUL + y) & _MASK64 for x, y in zip(acc, hashes[j:], strict=False)]
+    # Top 32 bits choose the bin (multiply-shift range reduction), the low 32 bits are the value.
+    keyed = {(((x >> 32) * num_perm) >> 32) << 32 | (x & _MASK32) for x in acc}
+    # Sorted descending, the last write per bin is its minimum.
+    mins = {key >> 32: key & 0xFFFF for key in sorted(keyed, reverse=True)}
+    if len(mins) == num_perm:
+        return tuple(mins[b] for b in range(num_perm))
+    bins: list[int] = []
+    for b in range(num_perm):
+        j = b
+        while j not in mins:  # densification: borrow from the next non-empty bin, cyclically
+            j = (j + 1) % num_perm
+        bins.append(mins[j])
+    return tuple(bins)
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    """Words that never count as story features (``data/stopwords.txt``, matching form)."""
+    text = (_DATA / "stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def _stem(token: str) -> str:
+    if len(token) > 4 and token[0] == "و":
+        token = token[1:]
+    for prefix in _STRIP_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            return token[len(prefix) :]
+    return token
+
+
+def story_words(article: NormalizedArticle, config: DedupConfig) -> list[str]:
+    """Distinctive words of the title and the lead, in order, without repeats."""
+    title, _, body = article.match_text.partition("\n")
+    stop = stopwords()
+    out: dict[str, None] = {}
+    for token in [*_TOKEN.findall(title), *_TOKEN.findall(body)[: config.story_lead]]:
+        if len(token) < 3 or token in stop or _DIGIT.search(token):
+            continue
+        stem = _stem(token)
+        if stem not in stop and len(stem) >= 3:
+            out[stem] = None
+            if len(out) >= config.story_features:
+                break
+    return list(out)
+
+
 def fingerprint(article: NormalizedArticle, config: DedupConfig) -> Fingerprint:
-    """Exact key and one-permutation MinHash signature of an article."""
+    """Exact key, MinHash signature and story features of an article."""
     tokens = body_tokens(article)
-    exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
-    cache: dict[str, int] = {}
-    hashes = [cache.get(t) or cache.setdefault(t, _token_hash(t)) for t in tokens]
-    k = min(config.shingle, len(hashes)) or 1
-    n = config.num_perm
-    bins = [-1] * n
-    for i in range(max(len(hashes) - k + 1, 1)):
-        h = 0
-        for j in range(k):
-            h = (h * 0x100000001B3 + (hashes[i + j] if i + j < len(hashes) else 0)) & _MASK64
-        h = _mix64(h)
-        b, v = h % n, (h // n) & 0xFFFFFFFF
-        if bins[b] < 0 or v < bins[b]:
-            bins[b] = v
-    filled = [b for b in bins if b >= 0]
-    if filled:
-        # Densification: an empty bin borrows from the next non-empty bin (cyclically).
-        for i in range(n):
-            if bins[i] < 0:
-                j = (i + 1) % n
-                while bins[j] < 0:
-                    j = (j + 1) % n
-                bins[i] = bins[j]
-    else:
-        bins = [0] * n
-    return Fingerprint(exact=exact, signature=tuple(bins))
+    exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=8).hexdigest()
+    signature = minhash(token_hashes(tokens), config.num_perm, config.shingle)
+    story = tuple(sorted({h >> 48 for h in token_hashes(story_words(article, config))}))
+    return Fingerprint(exact=exact, signature=signature, story=story)
 
 
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    """Estimated Jaccard similarity of two signatures (share of equal bins)."""
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+    """Estimated Jaccard similarity of two b-bit signatures (share of equal bins, chance corrected)."""
+    equal = sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+    chance = 1.0 / (1 << _VALUE_BITS)
+    return max(0.0, (equal - chance) / (1.0 - chance))
 
 
-def _pack(signature: tuple[int, ...]) -> str:
-    return base64.b64encode(struct.pack(f"<{len(signature)}I", *signature)).decode()
+def story_similarity(a: Iterable[int], b: Iterable[int]) -> tuple[float, int]:
+    """Jaccard similarity of two story feature sets, and how many features they share."""
+    sa, sb = set(a), set(b)
+    shared = len(sa & sb)
+    union = len(sa | sb)
+    return (shared / union if union else 0.0), shared
+
+
+def _pack(values: tuple[int, ...]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}H", *values)).decode()
 
 
 def _unpack(data: str) -> tuple[int, ...]:
     raw = base64.b64decode(data)
-    return struct.unpack(f"<{len(raw) // 4}I", raw)
+    return struct.unpack(f"<{len(raw) // 2}H", raw)
+
+
+def published_time(article: NormalizedArticle, now: float) -> float:
+    """When the article says it was published (unix time), else when it was first seen."""
+    if article.published_at:
+        try:
+            stamp = datetime.fromisoformat(article.published_at.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if stamp.tzinfo is not None:
+                return stamp.timestamp()
+    return article.ingested_at or now
+
+
+def verdict_of(article_id: str, doc: dict[str, Any]) -> DedupVerdict:
+    """The decision stored in a doc record."""
+    dup = doc.get("d")
+    return DedupVerdict(
+        status="duplicate" if dup else "unique",
+        duplicate_of=dup,
+        similarity=doc.get("m", 0.0),
+        kind=doc.get("k"),
+        story_id=doc.get("s", article_id),
+    )
 
 
 class DedupIndex:
-    """The duplicate index over two mappings: ``docs`` (per article) and ``bands`` (LSH buckets).
+    """The duplicate and story index over two mappings: ``docs`` (per article) and ``bands`` (buckets).
 
     The mappings hold only JSON-friendly values so a Faust table can back them.
-    Per indexed article ``docs`` holds the decision, the time and the packed
-    signature (about 0.7 KB); ``bands`` holds the article id under each band key
-    and ``exact:<hash>``.
     """
 
     def __init__(
@@ -158,63 +281,140 @@ class DedupIndex:
         self.docs: MutableMapping[str, Any] = {} if docs is None else docs
         self.bands: MutableMapping[str, Any] = {} if bands is None else bands
 
-    def _live(self, article_id: str, now: float) -> dict[str, Any] | None:
-        doc = self.docs.get(article_id)
-        if doc is None or now - float(doc["t"]) > self.config.retention_s:
-            return None
-        return dict(doc)
-
     def check(self, article: NormalizedArticle, *, now: float) -> DedupVerdict:
-        """Decide whether ``article`` duplicates an indexed one, then index it.
+        """Decide whether ``article`` duplicates an indexed one and which story it belongs to, then index it.
 
-        Idempotent per article id: a replay returns the first decision.
+        Idempotent per article id while the article is retained: a replay returns the first decision.
         """
         seen = self.docs.get(article.id)
         if seen is not None:
-            return DedupVerdict.model_validate(seen["v"])
+            return verdict_of(article.id, seen)
+        self.prune(now=now, limit=self.config.prune_batch)
         fp = fingerprint(article, self.config)
-        verdict = self._decide(article.id, fp, now)
-        self._index(article.id, fp, verdict, now)
+        published = published_time(article, now)
+        verdict = self._decide(article.id, fp, published, now)
+        self._index(article.id, fp, verdict, published, now)
         return verdict
 
-    def _decide(self, article_id: str, fp: Fingerprint, now: float) -> DedupVerdict:
-        exact_id = self.bands.get(f"exact:{fp.exact}")
-        if exact_id is not None and exact_id != article_id:
-            doc = self._live(exact_id, now)
-            if doc is not None:
-                return DedupVerdict(status="duplicate", duplicate_of=doc["root"], similarity=1.0, kind="exact")
-        best_id, best_sim = None, 0.0
-        for key in fp.band_keys(self.config.bands):
-            for cand in self.bands.get(key, ()):
-                if cand in (article_id, best_id):
-                    continue
-                doc = self._live(cand, now)
-                if doc is None:
-                    continue
-                sim = similarity(fp.signature, _unpack(doc["sig"]))
-                if sim > best_sim:
-                    best_id, best_sim = cand, sim
-        if best_id is not None and best_sim >= self.config.threshold:
-            root = self.docs[best_id]["root"]
-            return DedupVerdict(status="duplicate", duplicate_of=root, similarity=round(best_sim, 4), kind="near")
-        return DedupVerdict(status="unique", similarity=round(best_sim, 4))
+    def _doc_at(self, seq: int, now: float) -> tuple[str, dict[str, Any]] | None:
+        """The live (retained) article with sequence number ``seq``."""
+        article_id = self.bands.get(f"q{seq}")
+        doc = None if article_id is None else self.docs.get(article_id)
+        if article_id is None or doc is None or now - float(doc["t"]) > self.config.retention_s:
+            return None
+        return str(article_id), doc
 
-    def _index(self, article_id: str, fp: Fingerprint, verdict: DedupVerdict, now: float) -> None:
-        root = verdict.duplicate_of or article_id
-        self.docs[article_id] = {"t": now, "root": root, "sig": _pack(fp.signature), "v": verdict.model_dump()}
-        exact_key = f"exact:{fp.exact}"
+    def _decide(self, article_id: str, fp: Fingerprint, published: float, now: float) -> DedupVerdict:
+        exact_seq = self.bands.get(f"e{fp.exact}")
+        if exact_seq is not None and (found := self._doc_at(exact_seq, now)) is not None:
+            cand_id, doc = found
+            return DedupVerdict(
+                status="duplicate", duplicate_of=doc.get("d", cand_id), similarity=1.0, kind="exact",
+                story_id=doc.get("s", cand_id),
+            )
+        best: tuple[str, dict[str, Any]] | None = None
+        best_sim = 0.0
+        seqs = {seq for key in fp.band_keys(self.config.bands) for seq in self.bands.get(key, ())}
+        for seq in sorted(seqs):  # ascending: on a tie the earlier article wins
+            found = self._doc_at(seq, now)
+            if found is None:
+                continue
+            sim = similarity(fp.signature, _unpack(found[1]["g"]))
+            if sim > best_sim:
+                best, best_sim = found, sim
+        if best is not None and best_sim >= self.config.threshold:
+            cand_id, doc = best
+            return DedupVerdict(
+                status="duplicate", duplicate_of=doc.get("d", cand_id), similarity=round(best_sim, 4),
+                kind="near", story_id=doc.get("s", cand_id),
+            )
+        story = self._story(fp, published, now) or article_id
+        return DedupVerdict(status="unique", similarity=round(best_sim, 4), story_id=story)
+
+    def _story(self, fp: Fingerprint, published: float, now: float) -> str | None:
+        """The story of the most similar recent original, or ``None`` when the article starts one."""
+        hits = Counter(seq for f in fp.story for seq in self.bands.get(f"s{f:x}", ()))
+        best_story, best_sim = None, 0.0
+        for seq, shared in sorted(hits.items()):
+            if shared < self.config.story_min_shared:
+                continue
+            found = self._doc_at(seq, now)
+            if found is None:
+                continue
+            cand_id, doc = found
+            if abs(float(doc["p"]) - published) > self.config.story_window_s:
+                continue
+            sim, _ = story_similarity(fp.story, _unpack(doc["f"]))
+            if sim >= self.config.story_threshold and sim > best_sim:
+                best_story, best_sim = doc.get("s", cand_id), sim
+        return best_story
+
+    def _index(self, article_id: str, fp: Fingerprint, verdict: DedupVerdict, published: float, now: float) -> None:
+        seq = int(self.bands.get("@next", 0))
+        self.bands["@next"] = seq + 1
+        self.bands[f"q{seq}"] = article_id
+        doc: dict[str, Any] = {"t": round(now, 3), "p": round(published), "n": seq, "x": fp.exact}
+        if verdict.similarity:
+            doc["m"] = verdict.similarity
+        if verdict.duplicate_of:
+            doc.update(d=verdict.duplicate_of, k=verdict.kind)
+        if verdict.story_id and verdict.story_id != article_id:
+            doc["s"] = verdict.story_id
+        exact_key = f"e{fp.exact}"
         if exact_key not in self.bands:
-            self.bands[exact_key] = article_id
-        if verdict.kind == "exact":
-            return  # an exact copy adds nothing to the near-duplicate buckets
-        for key in fp.band_keys(self.config.bands):
-            ids = list(self.bands.get(key, ()))
-            if article_id not in ids and len(ids) < _MAX_CANDIDATES_PER_BAND:
-                self.bands[key] = [*ids, article_id]
+            self.bands[exact_key] = seq
+        if verdict.kind != "exact":  # an exact copy adds nothing to the near-duplicate buckets
+            doc["g"] = _pack(fp.signature)
+            for key in fp.band_keys(self.config.bands):
+                ids = self.bands.get(key, ())
+                if len(ids) < _MAX_BAND_IDS:
+                    self.bands[key] = [*ids, seq]
+        if verdict.status == "unique":  # copies are found through their root's story
+            doc["f"] = _pack(fp.story)
+            for f in fp.story:
+                key = f"s{f:x}"
+                ids = self.bands.get(key, ())
+                self.bands[key] = [*ids[-(_MAX_POSTING_IDS - 1) :], seq]
+        self.docs[article_id] = doc
 
-    def prune(self, *, now: float) -> int:
-        """Forget articles older than the retention window; returns how many were dropped."""
-        old = [k for k, d in self.docs.items() if now - float(d["t"]) > self.config.retention_s]
-        for k in old:
-            del self.docs[k]
-        return len(old)
+    def prune(self, *, now: float, limit: int | None = None) -> int:
+        """Forget the oldest articles that left the retention window, with their bucket entries.
+
+        Walks the retention queue from its head, so the cost is proportional to
+        what is dropped (``limit`` bounds it per call); returns how many were dropped.
+        """
+        head = int(self.bands.get("@head", 0))
+        end = int(self.bands.get("@next", 0))
+        dropped = 0
+        while head < end and (limit is None or dropped < limit):
+            article_id = self.bands.get(f"q{head}")
+            doc = None if article_id is None else self.docs.get(article_id)
+            if doc is not None and doc.get("n") == head:
+                if now - float(doc["t"]) <= self.config.retention_s:
+                    break
+                self._forget(article_id or "", doc)
+                dropped += 1
+            self.bands.pop(f"q{head}", None)
+            head += 1
+        if head != int(self.bands.get("@head", 0)):
+            self.bands["@head"] = head
+        return dropped
+
+    def _forget(self, article_id: str, doc: dict[str, Any]) -> None:
+        seq = doc["n"]
+        keys: list[str] = []
+        if "g" in doc:
+            keys += band_keys(_unpack(doc["g"]), self.config.bands)
+        if "f" in doc:
+            keys += [f"s{f:x}" for f in _unpack(doc["f"])]
+        for key in keys:
+            ids = self.bands.get(key)
+            if ids and seq in ids:
+                rest = [i for i in ids if i != seq]
+                if rest:
+                    self.bands[key] = rest
+                else:
+                    del self.bands[key]
+        if self.bands.get(f"e{doc['x']}") == seq:
+            del self.bands[f"e{doc['x']}"]
+        del self.docs[article_id]
