@@ -59,7 +59,7 @@ COPY schemas ./schemas
 COPY services ./services
 
 # Prometheus metrics: normalizer, deduplicator, entities, alerter (RASD_<SERVICE>_METRICS_PORT).
-EXPOSE 9101 9102 9103 9104
+EXPOSE 9101 9102 9103 9104 9105
 
 USER 10001:10001
 

@@ -20,7 +20,7 @@ from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
 from services.alerter.core import SEVERITY_RANK
-from services.common.settings import SERVICES, SETTINGS_BY_SERVICE, CommonSettings
+from services.common.settings import OPTIONAL_SERVICES, SERVICES, SETTINGS_BY_SERVICE, CommonSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOCAL_PORT = 9092
@@ -200,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _broker(args) as bootstrap:
         settings = CommonSettings()
         asyncio.run(create_topics(bootstrap, settings.topics.all(), partitions=settings.partitions))
-        workers = Workers(bootstrap, log_dir=args.state_dir / "logs",
+        webhook = ("webhook",) if os.environ.get("RASD_WEBHOOK_URLS", "").strip() else ()  # only when configured
+        workers = Workers(bootstrap, log_dir=args.state_dir / "logs", services=(*SERVICES, *webhook),
                           extra_env={"RASD_DATA_DIR": str(args.state_dir / "data")})
         try:
             workers.start()
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.set_defaults(func=cmd_alerts)
 
     worker = sub.add_parser("worker", help="run one service as a Faust worker")
-    worker.add_argument("name", choices=SERVICES)
+    worker.add_argument("name", choices=(*SERVICES, *OPTIONAL_SERVICES))
     worker.add_argument("--metrics-port", type=int, default=None, help="override RASD_<SERVICE>_METRICS_PORT")
     worker.add_argument("--tag", default="", help="suffix for this worker's state dir (several on one host)")
     worker.add_argument("--loglevel", default="INFO")

@@ -18,7 +18,11 @@ class Topics(BaseSettings):
     enriched: str = Field(default="articles.enriched")
     alerts: str = Field(default="alerts")
     dlq: str = Field(default="articles.dlq")
+    webhook_dlq: str = Field(default="alerts.webhook.dlq")
 
     def all(self) -> list[str]:
         """Every topic name, in pipeline order."""
-        return [self.raw, self.normalized, self.unique, self.duplicates, self.enriched, self.alerts, self.dlq]
+        return [
+            self.raw, self.normalized, self.unique, self.duplicates, self.enriched, self.alerts, self.dlq,
+            self.webhook_dlq,
+        ]

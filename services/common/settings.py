@@ -21,11 +21,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.topics import Topics
 
 SERVICES: tuple[str, ...] = ("normalizer", "deduplicator", "entities", "alerter")
+# Started by `rasd run` only when configured (the webhook sink: when RASD_WEBHOOK_URLS is set).
+OPTIONAL_SERVICES: tuple[str, ...] = ("webhook",)
 DEFAULT_METRICS_PORTS: dict[str, int] = {
     "normalizer": 9101,
     "deduplicator": 9102,
     "entities": 9103,
     "alerter": 9104,
+    "webhook": 9105,
 }
 
 
@@ -99,6 +102,19 @@ class AlerterSettings(CommonSettings):
     alert_emit_low: bool = Field(default=False, description="Also emit low-severity alerts")
 
 
+class WebhookSettings(CommonSettings):
+    """Settings of the webhook sink (``RASD_WEBHOOK_*``)."""
+
+    service: ClassVar[str] = "webhook"
+    webhook_metrics_port: int = DEFAULT_METRICS_PORTS["webhook"]
+    webhook_urls: str = Field(default="", description="Comma-separated URLs alerts are POSTed to")
+    webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret (X-Rasd-Signature)")
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries per URL before dead-lettering")
+    webhook_backoff_base: float = Field(default=0.5, gt=0, description="First retry wait, seconds (doubles)")
+    webhook_backoff_max: float = Field(default=30.0, gt=0, description="Longest retry wait, seconds")
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Timeout of one POST, seconds")
+
+
 def metrics_port(settings: CommonSettings) -> int:
     """The metrics port of the service these settings belong to."""
     port: int = getattr(settings, f"{settings.service}_metrics_port")
@@ -110,4 +126,5 @@ SETTINGS_BY_SERVICE: dict[str, type[CommonSettings]] = {
     "deduplicator": DeduplicatorSettings,
     "entities": EntitiesSettings,
     "alerter": AlerterSettings,
+    "webhook": WebhookSettings,
 }

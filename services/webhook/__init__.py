@@ -1,0 +1,1 @@
+"""Webhook sink: POSTs signed alerts to subscribers ' URLs."""
