@@ -6,7 +6,10 @@
 
 1. gazetteer aliases, longest match first, tolerant of attached Arabic proclitics
    (و ف ب ل ك and their combinations, لل = ل + ال);
-2. ministries ("وزارة الدفاع الأرمينية", "الخارجية الروسية");
+   (a place directly inside a facility's name, "محطة دنيبرو", is not a place; "جامعة طرابلس" is an ORG);
+2. organisations outside the gazetteer from a head noun and a name-like continuation ("الهيئة العليا
+   المستقلة للانتخابات", "خدمة حرس الحدود الأذربيجانية", a quoted "اللواء 444 قتال", "State Emergency
+   Service", "Ministry of Foreign Affairs"), and ministries ("وزارة الدفاع الأرمينية", "الخارجية الروسية");
 3. people not in the gazetteer, found from a title or role ("رئيس الوزراء الأرميني نيكول
    باشينيان", "Foreign Minister Sergey Lavrov");
 4. short-form repetition: a person's family name later in the article links to the full name.
@@ -81,6 +84,11 @@ _ADJ: Final = 2  # a nisba adjective ("الأرمينية"), only with ``nisba=T
 
 _KIND_CONF: Final = {_CTX: CONF_CONTEXT_ALIAS, _ADJ: CONF_NISBA}
 
+# What a token may open (Gazetteer.classify): a gazetteer alias, a title/ministry, an organisation.
+_F_GAZ: Final = 1
+_F_CTX: Final = 2
+_F_ORG: Final = 4
+
 
 @dataclass(frozen=True, slots=True)
 class _Alias:
@@ -104,6 +112,8 @@ class Gazetteer:
     max_len_adj: dict[str, int] = field(default_factory=dict, repr=False)
     _starters: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
     _starters_adj: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
+    _flags: dict[str, int] = field(default_factory=dict, repr=False)
+    _flags_adj: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
@@ -165,6 +175,19 @@ class Gazetteer:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def classify(self, tok: str, nisba: bool = False) -> int:
+        """Which passes token ``tok`` may open (bits _F_GAZ, _F_CTX, _F_ORG); cached per token."""
+        cache = self._flags_adj if nisba else self._flags
+        hit = cache.get(tok)
+        if hit is None:
+            if len(cache) > 200_000:
+                cache.clear()
+            stems = _strip(tok)
+            hit = ((_F_GAZ if self.starters(tok, nisba) else 0) | (0 if stems.isdisjoint(_TRIGGERS) else _F_CTX)
+                   | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG))
+            cache[tok] = hit
+        return hit
 
     def starters(self, tok: str, nisba: bool = False) -> tuple[tuple[str, int, int], ...]:
         """(stem, proclitic length, longest alias in tokens) for each form of ``tok`` that starts an alias."""
@@ -359,6 +382,12 @@ class _Doc:
         """The display form of token i."""
         return self.text[self._cum[2 * i + 1]:self._cum[2 * i + 2]]
 
+    def gap_before(self, i: int) -> str:
+        return self._parts[2 * i]
+
+    def gap_after(self, i: int) -> str:
+        return self._parts[2 * i + 2]
+
     def joined(self, i: int) -> bool:
         """Are tokens i and i+1 in one phrase (only spaces or a hyphen between them)?"""
         gap = self._parts[2 * i + 2]
@@ -415,12 +444,13 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     spans: list[_Span] = []
     # One scan over the distinct words decides which positions deserve a closer look.
     vocab = set(doc.toks)
-    hits = {t for t in vocab if gazetteer.starters(t, nisba)}
-    triggers = {t for t in vocab if not _strip(t).isdisjoint(_TRIGGERS)}
-    interesting = hits | triggers
-    positions = [k for k, t in enumerate(doc.toks) if t in interesting]
-    _gazetteer_pass(doc, gazetteer, spans, nisba, [k for k in positions if doc.toks[k] in hits])
-    _context_pass(doc, gazetteer, spans, [k for k in positions if doc.toks[k] in triggers])
+    classify = gazetteer.classify
+    flags = {t: f for t in vocab if (f := classify(t, nisba))}
+    toks = doc.toks
+    positions = [k for k in range(len(toks)) if toks[k] in flags]
+    _gazetteer_pass(doc, gazetteer, spans, nisba, [k for k in positions if flags[toks[k]] & _F_GAZ])
+    _org_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_ORG])
+    _context_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_CTX])
     _short_form_pass(doc, spans, vocab)
     kept = _filter_ambiguous(doc, spans)
     kept.sort(key=lambda s: s.start)
@@ -467,6 +497,14 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
             continue
         length, cut, alias = best
         entry = gaz.entries[alias.entry]
+        if entry.type == "LOC" and _inside_facility(doc, i, i + length - 1, cut):
+            after = i + length
+            template = _ORG_FACILITIES.get(toks[i - 1]) if i > 0 and cut == 0 else None
+            if template is not None and doc.joined(i - 1) and doc.owner[i - 1] < 0:
+                _claim(doc, spans, _Span(i - 1, after - 1, doc.start(i - 1), doc.end(after - 1), "ORG",
+                                         "rasd:org:" + _slug(template.format(entry.name)),
+                                         template.format(entry.name), CONF_ORG_PATTERN))
+            continue
         conf = (CONF_MULTI if length > 1 else CONF_SINGLE) if alias.kind == _NAME else _KIND_CONF[alias.kind]
         _claim(doc, spans, _Span(i, i + length - 1, doc.start(i) + cut, doc.end(i + length - 1),
                                  entry.type, entry.id, entry.name, conf, alias.kind))
@@ -708,3 +746,157 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
                     changed = True
                     break
     return [s for idx, s in enumerate(spans) if idx not in rejected]
+
+
+# ---------------------------------------------------------------------------------------------
+# Facilities and organisations named after a place or built from a head noun.
+
+# A place directly after one of these is part of a facility's name ("محطة دنيبرو الكهرومائية",
+# "سد مأرب", "Zaporizhzhia Power Plant"), not a mention of the place.
+_FACILITY_HEADS: Final = _forms(
+    "محطة المحطة سد مصفاة مصنع ملعب استاد ستاد جسر شارع فندق مسجد كنيسة مجمع حقل قاعدة مستشفى جامعة "
+    "كلية نادي بنك مصرف شركة مدرسة سجن منشأة مفاعل")
+_EN_FACILITY_TAILS: Final = _words(
+    "power plant station dam airport stadium street bridge refinery university hospital club bank "
+    "reactor prison field")
+# Facilities that are organisations: "جامعة طرابلس" is the University of Tripoli.
+_ORG_FACILITIES: Final[dict[str, str]] = {
+    matching_form(k): v for k, v in {
+        "جامعة": "University of {}", "مستشفى": "{} Hospital", "بنك": "Bank of {}", "مصرف": "Bank of {}",
+        "نادي": "{} Club",
+    }.items()}
+
+# Head nouns that open an organisation's name ("الهيئة العليا المستقلة للانتخابات").
+_ORG_HEADS: Final = _forms(
+    "هيئة الهيئة مجلس المجلس خدمة جهاز الجهاز لجنة اللجنة قوات القوات حركة الحركة حزب الحزب جبهة الجبهة "
+    "جيش الجيش منظمة المنظمة وكالة الوكالة بعثة البعثة مؤسسة المؤسسة مفوضية المفوضية محكمة المحكمة اتحاد "
+    "الاتحاد رابطة الرابطة نقابة النقابة تحالف التحالف قيادة القيادة حرس الحرس ديوان الديوان صندوق الصندوق "
+    "معهد المعهد مرصد المرصد شبكة الشبكة سلطة السلطة مركز المركز")
+# Military units named by a number or an ordinal: "اللواء 444 قتال", "الفرقة السادسة مشاة".
+_UNIT_HEADS: Final = _forms("اللواء لواء الفرقة فرقة الكتيبة كتيبة")
+_ORDINALS: Final = _forms(
+    "الأول الأولى الثاني الثانية الثالث الثالثة الرابع الرابعة الخامس الخامسة السادس السادسة السابع "
+    "السابعة الثامن الثامنة التاسع التاسعة العاشر العاشرة")
+_UNIT_KINDS: Final = _forms("مشاة قتال مدرع مدرعة مدفعية مظلي مظليين مشاة المشاة المدرعة")
+_QUOTES: Final = frozenset("\"'«»“”‘’")
+# English nouns that end an organisation's name ("State Emergency Service", "Defence Ministry").
+_EN_ORG_NOUNS: Final = _words(
+    "ministry service committee council agency authority party forces army front movement commission "
+    "office bank organization organisation union brigade brigades corps court university institute "
+    "foundation fund association guard command coalition federation assembly parliament department")
+_ORG_TRIGGERS: Final = _ORG_HEADS | _UNIT_HEADS | _EN_ORG_NOUNS
+CONF_ORG_PATTERN: Final = 0.6
+
+
+def _inside_facility(doc: _Doc, first: int, last: int, cut: int) -> bool:
+    """Is the place at tokens first..last the name of a facility ("محطة دنيبرو", "Kakhovka Dam")?"""
+    if cut == 0 and first > 0 and doc.joined(first - 1) and doc.toks[first - 1] in _FACILITY_HEADS \
+            and doc.owner[first - 1] < 0:
+        return True
+    nxt = last + 1
+    return nxt < len(doc.toks) and doc.joined(last) and doc.toks[nxt] in _EN_FACILITY_TAILS \
+        and _capitalised(doc.word(nxt))
+
+
+def _org_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[int]) -> None:
+    after = 0
+    for i in positions:
+        if i < after or doc.owner[i] >= 0:
+            continue
+        found = _arabic_org(doc, gaz, i) if _ARABIC.match(doc.toks[i]) else _english_org(doc, i)
+        if found is None:
+            continue
+        first, last, cut, name = found
+        canonical = "rasd:org:" + _slug(" ".join(doc.toks[first:last + 1]))
+        _claim(doc, spans, _Span(first, last, doc.start(first) + cut, doc.end(last), "ORG", canonical,
+                                 name or doc.text[doc.start(first) + cut:doc.end(last)], CONF_ORG_PATTERN))
+        after = last + 1
+
+
+def _quoted_end(doc: _Doc, i: int, limit: int = 6) -> int | None:
+    """The last token of a quotation that starts right before token i, if it closes within ``limit`` tokens."""
+    if doc.gap_before(i)[-1:] not in _QUOTES:
+        return None
+    k = i
+    while k < len(doc.toks) - 1 and k - i < limit and doc.joined(k) and doc.owner[k + 1] < 0:
+        k += 1
+    return k if doc.gap_after(k)[:1] in _QUOTES else None
+
+
+def _arabic_org(doc: _Doc, gaz: Gazetteer, i: int) -> tuple[int, int, int, str] | None:
+    """(first, last, proclitic length, English name or "") of an organisation opened by token i."""
+    toks, n, owner = doc.toks, len(doc.toks), doc.owner
+    head, cut = next(((s, c) for s, c in _candidates(toks[i]) if s in _ORG_HEADS or s in _UNIT_HEADS),
+                     (None, 0))
+    if head is None:
+        return None
+    if head in _UNIT_HEADS and i + 1 < n and doc.joined(i) and owner[i + 1] < 0 and (
+            toks[i + 1].isdigit() or toks[i + 1] in _ORDINALS):
+        last = i + 1
+        if last + 1 < n and doc.joined(last) and toks[last + 1] in _UNIT_KINDS:
+            last += 1
+        return i, last, cut, ""
+    if head not in _ORG_HEADS:
+        return None
+    if cut == 0:
+        end = _quoted_end(doc, i)
+        if end is not None and end > i:
+            return i, end, 0, ""
+    definite = head.startswith("ال")
+    k, last = i + 1, i
+    adjectives = 0
+    genitive = False
+    nisba_last = -1  # the name may end at a country adjective
+    while k < n and k - i <= 7 and doc.joined(k - 1) and owner[k] < 0:
+        tok, word = toks[k], doc.word(k)
+        if tok in _STOP or tok.isdigit() or not _ARABIC.match(tok) or (
+                tok in _ORG_HEADS and not (k == i + 1 and not definite)):
+            break
+        if tok in gaz.nisba:  # "الهيئة المصرية العامة للكتاب", "هيئة الأركان العامة الروسية"
+            adjectives += 1
+            if k - i >= 2:
+                nisba_last = k
+            last = k
+            k += 1
+            continue
+        if word.startswith("لل") and len(tok) > 4:
+            genitive = True
+        elif word.startswith("وال") and last > i:
+            pass  # "المجلس الوطني للجهات والأقاليم"
+        elif word.startswith("ال") and not genitive:  # after "للانتخابات" a definite word is the verb's object
+            adjectives += 1
+        elif not (k == i + 1 and not definite):  # "خدمة حرس الحدود": one bare noun in construct
+            break
+        last = k
+        k += 1
+    if genitive and definite and adjectives >= 1:
+        return i, last, cut, ""
+    if nisba_last > 0:
+        return i, nisba_last, cut, ""
+    return None
+
+
+def _english_org(doc: _Doc, i: int) -> tuple[int, int, int, str] | None:
+    """"State Emergency Service", "Defence Ministry", "Ministry of Foreign Affairs" around token i."""
+    toks, n = doc.toks, len(doc.toks)
+    if not _capitalised(doc.word(i)) or doc.word(i).isupper():
+        return None
+    first = i
+    while first > 0 and i - first < 4 and doc.joined(first - 1) and doc.owner[first - 1] < 0:
+        prev = doc.word(first - 1)
+        if not _capitalised(prev) or toks[first - 1] in _EN_STOP or toks[first - 1] in _EN_TITLES \
+                or prev.isupper():
+            break
+        first -= 1
+    last = i
+    if i + 2 < n and toks[i + 1] == "of" and doc.joined(i) and doc.joined(i + 1):
+        k = i + 2
+        while k < n and k - i <= 5 and doc.owner[k] < 0 and _capitalised(doc.word(k)) \
+                and toks[k] not in _EN_STOP:
+            last = k
+            if not doc.joined(k):
+                break
+            k += 1
+    if first == i and last == i:
+        return None
+    return first, last, 0, ""

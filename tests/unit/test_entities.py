@@ -287,3 +287,74 @@ def test_loader_accepts_custom_files(tmp_path: Path) -> None:
     gaz = Gazetteer.load([path])
     ents = _extract("وصل الوفد إلى إكسفيل", gaz)
     assert [(e.text, e.name) for e in ents] == [("إكسفيل", "Xville")]
+
+
+# --- coverage, facilities and organisations from context ---------------------------------------
+
+# The 193 UN member states and the two observer states, by the canonical English name the data uses.
+UN_STATES = (Path(__file__).resolve().parents[1] / "data" / "un_states.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_un_member_and_observer_state_has_arabic_and_english_aliases(gazetteer: Gazetteer) -> None:
+    """Alert consumers filter by country: no UN member or observer state may be missing."""
+    assert len(UN_STATES) == 195
+    by_name = {e.name: e for e in gazetteer.entries if e.type == "LOC"}
+    missing = [name for name in UN_STATES if name not in by_name]
+    assert not missing
+    assert all(by_name[name].ar and by_name[name].en for name in UN_STATES)
+
+
+@pytest.mark.parametrize(("sentence", "name"), [
+    ("أعلنت مصر وغامبيا وبنما استئناف العلاقات", "Gambia"),
+    ("وصل الوزير إلى داكار قادما من أبوجا", "Dakar"),
+    ("قصفت المسيرات مدينة إيفانو فرانكيفسك", "Ivano-Frankivsk"),
+    ("زار البابا الفاتيكان", "Holy See"),
+])
+def test_new_countries_and_capitals_are_found(gazetteer: Gazetteer, sentence: str, name: str) -> None:
+    """Countries and capitals added for full coverage are found through their Arabic aliases."""
+    assert name in {e.name for e in _extract(sentence, gazetteer)}
+
+
+@pytest.mark.parametrize(("sentence", "place"), [
+    ("استهدف الهجوم محطة دنيبرو الكهرومائية", "دنيبرو"),
+    ("تضرر سد مأرب بعد السيول", "مأرب"),
+    ("Russia struck the Kakhovka Dam overnight", "Kakhovka"),
+])
+def test_place_inside_a_facility_name_is_not_a_place(gazetteer: Gazetteer, sentence: str, place: str) -> None:
+    """A place name directly after محطة/سد/... (or before Dam/Plant...) names a facility, not the place."""
+    assert place not in {e.text for e in _extract(sentence, gazetteer, "en" if sentence.isascii() else "ar")
+                         if e.type == "LOC"}
+
+
+def test_university_named_after_a_city_is_an_organisation(gazetteer: Gazetteer) -> None:
+    """"جامعة طرابلس" is the University of Tripoli (ORG), built from the city's canonical name."""
+    ents = _extract("أغلقت جامعة طرابلس أبوابها بسبب الاشتباكات", gazetteer)
+    assert [(e.text, e.type, e.name) for e in ents] == [("جامعة طرابلس", "ORG", "University of Tripoli")]
+
+
+@pytest.mark.parametrize(("sentence", "surface"), [
+    ("وأعلنت الهيئة العليا المستقلة للانتخابات النتائج الأولية", "الهيئة العليا المستقلة للانتخابات"),
+    ("وقالت خدمة حرس الحدود الأذربيجانية إنها ردت على إطلاق النار", "خدمة حرس الحدود الأذربيجانية"),
+    ("وقال رئيس هيئة الأركان العامة الروسية إن القوات تقدمت", "هيئة الأركان العامة الروسية"),
+    ("وقالت الفرقة السادسة مشاة في بيان إن قواتها صدت الهجوم", "الفرقة السادسة مشاة"),
+    ('اندلعت اشتباكات بين "اللواء 444 قتال" ومجموعة أخرى', "اللواء 444 قتال"),
+    ("The State Emergency Service said two people were killed.", "State Emergency Service"),
+    ("Russia's Defence Ministry said its forces hit a hangar.", "Defence Ministry"),
+    ("A statement by the Ministry of Foreign Affairs followed.", "Ministry of Foreign Affairs"),
+])
+def test_organisations_from_head_nouns(gazetteer: Gazetteer, sentence: str, surface: str) -> None:
+    """Organisations outside the gazetteer are found from a head noun and a name-like continuation."""
+    ents = _extract(sentence, gazetteer, "en" if sentence.isascii() else "ar")
+    assert (surface, "ORG") in {(e.text, e.type) for e in ents}
+
+
+@pytest.mark.parametrize("sentence", [
+    "شهدت المنطقة حركة نزوح واسعة نحو الجنوب",
+    "عقد المجلس اجتماعه الدوري أمس",
+    "وصلت القوات إلى أطراف المدينة",
+    "دعت الهيئة إلى الهدوء",
+    "The ministry said it would respond.",
+])
+def test_no_organisation_from_a_bare_head_noun(gazetteer: Gazetteer, sentence: str) -> None:
+    """A head noun without a name-like continuation (a genitive, a country adjective, quotes) is no entity."""
+    assert not [e for e in _extract(sentence, gazetteer, "en" if sentence.isascii() else "ar") if e.type == "ORG"]
