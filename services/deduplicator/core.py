@@ -59,7 +59,8 @@ from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,12 @@ _DIGIT = re.compile(r"\d")
 _MASK64 = (1 << 64) - 1
 _MASK32 = (1 << 32) - 1
 _MUL = 0x9E3779B97F4A7C15  # odd 64-bit constant of the multiply-shift shingle hash
+_MUL2 = _MUL * _MUL & ((1 << 64) - 1)
 _BAND_MULS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD)
 _VALUE_BITS = 16
 _MAX_BAND_IDS = 8  # a band bucket holding more than this is a boilerplate bucket: it stops growing
 _MAX_POSTING_IDS = 32  # a story posting keeps its most recent articles
+_MAX_STORY_CANDIDATES = 24  # story candidates verified per article
 _TOKEN_CACHE_MAX = 200_000
 _DATA = Path(__file__).resolve().parent / "data"
 _STRIP_PREFIXES = ("بال", "كال", "فال", "لل", "ال")
@@ -109,10 +112,7 @@ class Fingerprint:
     exact: str
     signature: tuple[int, ...]
     story: tuple[int, ...]
-
-    def band_keys(self, bands: int) -> list[str]:
-        """One key per LSH band: the band number and a hash of its rows."""
-        return band_keys(self.signature, bands)
+    bands: tuple[str, ...]
 
 
 def band_keys(signature: tuple[int, ...], bands: int) -> list[str]:
@@ -147,23 +147,19 @@ def token_hashes(tokens: list[str]) -> list[int]:
     return list(map(known.__getitem__, tokens))
 
 
-def body_tokens(article: NormalizedArticle) -> list[str]:
-    """Word tokens of the body in matching form (the headline is excluded: copies often retitle)."""
-    _, _, body = article.match_text.partition("\n")
-    tokens = _TOKEN.findall(body or article.match_text)
-    return tokens or _TOKEN.findall(article.match_text)
-
-
 def minhash(hashes: list[int], num_perm: int, shingle: int) -> tuple[int, ...]:
     """One-permutation b-bit MinHash of the ``shingle``-word shingles of a token-hash sequence."""
     k = min(shingle, len(hashes)) or 1
-    acc = hashes[: len(hashes) - k + 1] or [0]
-    for j in range(1, k):
-        acc = [(x * _MUL + y) & _MASK64 for x, y in zip(acc, hashes[j:], strict=False)]
-    # Top 32 bits choose the bin (multiply-shift range reduction), the low 32 bits are the value.
-    keyed = {(((x >> 32) * num_perm) >> 32) << 32 | (x & _MASK32) for x in acc}
-    # Sorted descending, the last write per bin is its minimum.
-    mins = {key >> 32: key & 0xFFFF for key in sorted(keyed, reverse=True)}
+    if k == 3:  # the default, in one pass
+        triples = zip(hashes, hashes[1:], hashes[2:], strict=False)
+        acc = [(a * _MUL2 + b * _MUL + c) & _MASK64 for a, b, c in triples]
+    else:
+        acc = hashes[: len(hashes) - k + 1] or [0]
+        for j in range(1, k):
+            acc = [(x * _MUL + y) & _MASK64 for x, y in zip(acc, hashes[j:], strict=False)]
+    # The bin is (x * num_perm) >> 64, monotonic in x: in descending order the last write per bin
+    # is the bin's minimum, of which the low 16 bits are kept.
+    mins = {(x * num_perm) >> 64: x & 0xFFFF for x in sorted(acc, reverse=True)}
     if len(mins) == num_perm:
         return tuple(mins[b] for b in range(num_perm))
     bins: list[int] = []
@@ -182,26 +178,27 @@ def stopwords() -> frozenset[str]:
     return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
-def _stem(token: str) -> str:
+@lru_cache(maxsize=1 << 16)
+def story_word(token: str) -> str:
+    """The story feature a token gives (a light proclitic strip), or ``""`` for stop words and numbers."""
+    stop = stopwords()
+    if len(token) < 3 or token in stop or _DIGIT.search(token):
+        return ""
     if len(token) > 4 and token[0] == "و":
         token = token[1:]
     for prefix in _STRIP_PREFIXES:
         if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-            return token[len(prefix) :]
-    return token
+            token = token[len(prefix) :]
+            break
+    return "" if token in stop or len(token) < 3 else token
 
 
-def story_words(article: NormalizedArticle, config: DedupConfig) -> list[str]:
+def story_words(title_tokens: list[str], body_tokens: list[str], config: DedupConfig) -> list[str]:
     """Distinctive words of the title and the lead, in order, without repeats."""
-    title, _, body = article.match_text.partition("\n")
-    stop = stopwords()
     out: dict[str, None] = {}
-    for token in [*_TOKEN.findall(title), *_TOKEN.findall(body)[: config.story_lead]]:
-        if len(token) < 3 or token in stop or _DIGIT.search(token):
-            continue
-        stem = _stem(token)
-        if stem not in stop and len(stem) >= 3:
-            out[stem] = None
+    for word in map(story_word, [*title_tokens, *body_tokens[: config.story_lead]]):
+        if word:
+            out[word] = None
             if len(out) >= config.story_features:
                 break
     return list(out)
@@ -209,11 +206,15 @@ def story_words(article: NormalizedArticle, config: DedupConfig) -> list[str]:
 
 def fingerprint(article: NormalizedArticle, config: DedupConfig) -> Fingerprint:
     """Exact key, MinHash signature and story features of an article."""
-    tokens = body_tokens(article)
+    title, _, body = article.match_text.partition("\n")
+    title_tokens = _TOKEN.findall(title)
+    body_only = _TOKEN.findall(body)
+    tokens = body_only or title_tokens  # the headline is excluded from copies' tests: copies often retitle
     exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=8).hexdigest()
     signature = minhash(token_hashes(tokens), config.num_perm, config.shingle)
-    story = tuple(sorted({h >> 48 for h in token_hashes(story_words(article, config))}))
-    return Fingerprint(exact=exact, signature=signature, story=story)
+    words = story_words(title_tokens, body_only, config)
+    story = tuple(sorted({h >> 48 for h in token_hashes(words)}))
+    return Fingerprint(exact, signature, story, tuple(band_keys(signature, config.bands)))
 
 
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -233,6 +234,11 @@ def story_similarity(a: Iterable[int], b: Iterable[int]) -> tuple[float, int]:
 
 def _pack(values: tuple[int, ...]) -> str:
     return base64.b64encode(struct.pack(f"<{len(values)}H", *values)).decode()
+
+
+def _packed_len(data: str) -> int:
+    """How many values :func:`_pack` packed into ``data``, without decoding it."""
+    return (len(data) * 3 // 4 - data.count("=", -2)) // 2
 
 
 def _unpack(data: str) -> tuple[int, ...]:
@@ -314,7 +320,7 @@ class DedupIndex:
             )
         best: tuple[str, dict[str, Any]] | None = None
         best_sim = 0.0
-        seqs = {seq for key in fp.band_keys(self.config.bands) for seq in self.bands.get(key, ())}
+        seqs = {seq for key in fp.bands for seq in self.bands.get(key, ())}
         for seq in sorted(seqs):  # ascending: on a tie the earlier article wins
             found = self._doc_at(seq, now)
             if found is None:
@@ -333,18 +339,21 @@ class DedupIndex:
 
     def _story(self, fp: Fingerprint, published: float, now: float) -> str | None:
         """The story of the most similar recent original, or ``None`` when the article starts one."""
-        hits = Counter(seq for f in fp.story for seq in self.bands.get(f"s{f:x}", ()))
+        hits = Counter(chain.from_iterable(self.bands.get(f"s{f:x}", ()) for f in fp.story))
         best_story, best_sim = None, 0.0
-        for seq, shared in sorted(hits.items()):
+        # Most shared features first (ties: posting order), and only the first few: a busy news
+        # day makes common words hit hundreds of articles, the real match shares the most.
+        for seq, shared in hits.most_common(_MAX_STORY_CANDIDATES):
             if shared < self.config.story_min_shared:
-                continue
+                break
             found = self._doc_at(seq, now)
             if found is None:
                 continue
             cand_id, doc = found
             if abs(float(doc["p"]) - published) > self.config.story_window_s:
                 continue
-            sim, _ = story_similarity(fp.story, _unpack(doc["f"]))
+            # Jaccard from the posting hits: shared / (|A| + |B| - shared).
+            sim = shared / (len(fp.story) + _packed_len(doc["f"]) - shared)
             if sim >= self.config.story_threshold and sim > best_sim:
                 best_story, best_sim = doc.get("s", cand_id), sim
         return best_story
@@ -365,7 +374,7 @@ class DedupIndex:
             self.bands[exact_key] = seq
         if verdict.kind != "exact":  # an exact copy adds nothing to the near-duplicate buckets
             doc["g"] = _pack(fp.signature)
-            for key in fp.band_keys(self.config.bands):
+            for key in fp.bands:
                 ids = self.bands.get(key, ())
                 if len(ids) < _MAX_BAND_IDS:
                     self.bands[key] = [*ids, seq]
