@@ -558,6 +558,10 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
         if wire is not None:
             dateline = wire.group("dl")
 
+    # The place of a leading "طرابلس - وكالات" line is where the story was filed: a real mention of
+    # that place, so it stays in the text (as its own line after the headline); the credit goes.
+    if place is not None and not any(place in line for line in body[:1]):
+        body.insert(0, place)
     text = "\n".join([title, *body])
     published_at = raw.published_at.strip() if raw.published_at and raw.published_at.strip() else date_iso
     language = raw.language.strip().lower() if raw.language and raw.language.strip() else detect_language(text)

@@ -303,14 +303,15 @@ def test_arabic_wire_article() -> None:
                                    published_at="2023-08-15T12:00:00Z"), now=NOW)
     lines = _lines(article)
     assert lines[0] == "55 قتيلا في اشتباكات طرابلس"
-    assert len(lines) == 4
-    assert lines[1].startswith("ارتفعت حصيلة الاشتباكات")  # tashkeel removed
-    assert "55 قتيلا و146 جريحا" in lines[1]
-    assert "اللواء 444" in lines[2]
+    assert len(lines) == 5
+    assert lines[1] == "طرابلس"  # where the story was filed: a mention of the place, without the credit
+    assert lines[2].startswith("ارتفعت حصيلة الاشتباكات")  # tashkeel removed
+    assert "55 قتيلا و146 جريحا" in lines[2]
+    assert "اللواء 444" in lines[3]
     assert article.text.count("وأفاد سكان") == 1
     assert "الصورة" not in article.text and "وكالات" not in article.text and "شارك" not in article.text
     assert article.published_at == "2023-08-15T12:00:00Z"  # the feed's date wins
-    assert article.dateline == "طرابلس"  # the place of the agency line, not duplicated in the text
+    assert article.dateline == "طرابلس"  # the place of the agency line
 
 
 def test_given_title_repeated_in_body_is_dropped() -> None:
