@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka run test unit integration lint score schemas clean
+.PHONY: help install kafka tools run test unit integration lint score schemas clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,16 +23,19 @@ install: $(STAMP) ## Create the virtualenv and install Rasd with its dev tools
 kafka: $(STAMP) ## Fetch the Apache Kafka broker jars with Maven (cached in .cache/)
 	$(PY) -m rasd.kafka_local --fetch-only
 
+tools: ## prometheus + promtool for the tests (Debian package; its system service is not started)
+	@sh scripts/install-prometheus-tools.sh
+
 run: install kafka ## Start Kafka locally, the four services, publish seeds/, show alerts live
 	$(VENV)/bin/rasd run
 
-test: install kafka lint ## The whole suite: lint, unit and integration tests (real local Kafka)
+test: install kafka tools lint ## The whole suite: lint, unit and integration tests (real local Kafka)
 	$(PY) -m pytest -q
 
-unit: install ## Unit tests only (no broker)
+unit: install tools ## Unit tests only (no broker)
 	$(PY) -m pytest -q tests/unit
 
-integration: install kafka ## Integration tests only (starts the local Kafka broker)
+integration: install kafka tools ## Integration tests only (starts the local Kafka broker)
 	$(PY) -m pytest -q tests/integration
 
 lint: install ## ruff and mypy

@@ -20,7 +20,7 @@ from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
 from services.alerter.core import SEVERITY_RANK
-from services.common.settings import OPTIONAL_SERVICES, SERVICES, SETTINGS_BY_SERVICE, CommonSettings
+from services.common.settings import OPTIONAL_SERVICES, SERVICES, SETTINGS_BY_SERVICE, CommonSettings, metrics_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOCAL_PORT = 9092
@@ -220,6 +220,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             workers.stop()
 
 
+# ---------------------------------------------------------------- top
+
+
+def top_endpoints(specs: Sequence[str]) -> dict[str, list[str]]:
+    """Metrics URLs per service: ``SERVICE=URL`` specs (repeat a service for its replicas), else each
+    pipeline service's configured port on 127.0.0.1."""
+    if not specs:
+        return {s: [f"http://127.0.0.1:{metrics_port(SETTINGS_BY_SERVICE[s]())}/metrics"] for s in SERVICES}
+    endpoints: dict[str, list[str]] = {}
+    for spec in specs:
+        service, sep, url = spec.partition("=")
+        if not sep or not url:
+            raise SystemExit(f"--endpoint wants SERVICE=URL, got {spec!r}")
+        endpoints.setdefault(service, []).append(url)
+    return endpoints
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    """A live terminal view of the pipeline from the services' metrics endpoints."""
+    from rasd.top import run
+
+    def show(screen: str) -> None:
+        print(screen, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(top_endpoints(args.endpoint), interval=args.interval, once=args.once, out=show)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -257,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--tag", default="", help="suffix for this worker's state dir (several on one host)")
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
+
+    top = sub.add_parser("top", help="live view of throughput, lag, latency, DLQ, duplicates, alerts")
+    top.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
+                     help="a metrics URL (repeat; default: each pipeline service's port on 127.0.0.1)")
+    top.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    top.add_argument("--once", action="store_true", help="print one view (two reads an interval apart) and exit")
+    top.set_defaults(func=cmd_top)
 
     proc = sub.add_parser("process", help="run the four cores offline; one JSON line per article")
     proc.add_argument("paths", nargs="+", type=Path)

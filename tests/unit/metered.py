@@ -6,17 +6,22 @@ The registries are the ones the services build (``StageMetrics`` plus Faust's se
 
 from __future__ import annotations
 
+import importlib
+import re
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import orjson
+import pytest
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry, generate_latest
 
 from rasd.inputs import read_articles
 from rasd.offline import OfflinePipeline
 from services.common.metrics import StageMetrics
+from services.common.settings import SETTINGS_BY_SERVICE
 from services.common.stage import Emit, process_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +73,48 @@ class MeteredRun:
     def page(self, service: str) -> str:
         """The service's /metrics page, as the HTTP endpoint serves it."""
         return generate_latest(self.registries[service]).decode()
+
+
+def require_tool(name: str) -> str:
+    """The path of a Prometheus tool; a clear failure (not a skip) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: `make tools` installs it (Debian package prometheus)")
+    return path
+
+
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
+
+
+def exported_names(data_dir: Path) -> set[str]:
+    """Every series name the four services can export: their real apps are built (no broker is contacted)
+    and each metric family is expanded to the sample names Prometheus stores (``_total``, ``_bucket``…)."""
+    names: set[str] = set()
+    for service, settings_cls in SETTINGS_BY_SERVICE.items():
+        registry = CollectorRegistry()
+        settings = settings_cls(bootstrap_servers="127.0.0.1:1", data_dir=data_dir)
+        importlib.import_module(f"services.{service}.agent").build(settings, registry)
+        for family in registry.collect():
+            names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
+    return names
+
+
+PROMQL_WORDS = {
+    # functions, aggregations and keywords that look like identifiers in PromQL
+    "sum", "avg", "min", "max", "count", "topk", "bottomk", "by", "without", "on", "ignoring", "group_left",
+    "group_right", "and", "or", "unless", "rate", "irate", "increase", "delta", "deriv", "histogram_quantile",
+    "clamp_min", "clamp_max", "abs", "absent", "vector", "scalar", "time", "offset", "bool", "label_replace",
+    "sum_over_time", "max_over_time", "avg_over_time", "changes", "resets", "sort_desc", "sort", "round", "le",
+}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names an expression selects: identifiers outside strings, label matchers and ranges,
+    that are not PromQL words, label names in ``by (…)`` clauses, or Grafana variables."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    text = re.sub(r"\{[^}]*\}", "{}", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "[]", text)  # range / subquery durations
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\$\{?\w+\}?", " ", text)  # Grafana variables
+    words = set(re.findall(r"(?<![\w.])[A-Za-z_:][\w:]*(?![\w(])", text))
+    return {w for w in words if w not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]", w)}

@@ -7,7 +7,6 @@ never appears until the first event shows up as an empty panel on the day it mat
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections import Counter
 
@@ -27,11 +26,17 @@ from services.common.metrics import (
 )
 from services.common.settings import SERVICES
 
-from .metered import MeteredRun, corpus
+from .metered import MeteredRun, corpus, require_tool
 
 # Faust's own sensor names one histogram in milliseconds (faust_events_runtime_ms); promtool's lint
 # flags the unit.  It is Faust's name, not ours: the check below holds every rasd_* family to the rules.
 FAUST_LINT_EXCEPTIONS = ("faust_events_runtime_ms",)
+
+
+def check_metrics(page: str) -> subprocess.CompletedProcess[str]:
+    """``promtool check metrics`` reads a metrics page on stdin and lints it."""
+    cmd = [require_tool("promtool"), "check", "metrics"]
+    return subprocess.run(cmd, input=page, capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +44,11 @@ def run() -> MeteredRun:
     return MeteredRun(corpus())
 
 
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is missing: `make tools` installs the Debian package prometheus")
-    return path
-
-
 @pytest.mark.parametrize("service", SERVICES)
 def test_promtool_accepts_each_service_page(run: MeteredRun, service: str) -> None:
     """``promtool check metrics`` lints the page a real scrape sees after real traffic: names, units,
     counter suffixes, HELP texts.  Only Faust's own millisecond histogram is allowed a complaint."""
-    result = subprocess.run(
-        [promtool(), "check", "metrics"], input=run.page(service), capture_output=True, text=True, timeout=60
-    )
+    result = check_metrics(run.page(service))
     problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     ours = [p for p in problems if not p.startswith(FAUST_LINT_EXCEPTIONS)]
     assert not ours, f"{service}: promtool complains: {ours}"
@@ -62,7 +58,7 @@ def test_promtool_accepts_each_service_page(run: MeteredRun, service: str) -> No
 def test_promtool_catches_a_bad_name() -> None:
     """The check above is only worth something if promtool rejects a counter without ``_total``."""
     page = "# HELP rasd_bad Bad.\n# TYPE rasd_bad counter\nrasd_bad 1\n"
-    result = subprocess.run([promtool(), "check", "metrics"], input=page, capture_output=True, text=True, timeout=60)
+    result = check_metrics(page)
     assert result.returncode != 0 and "rasd_bad" in result.stdout + result.stderr
 
 
