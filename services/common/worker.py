@@ -47,6 +47,10 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
         producer_acks=-1,
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        # Faust creates its internal topics (sequence, by-story, changelogs) just before the first join; if the
+        # broker's metadata lags behind, the assignor skips them ("Ignoring missing topic") and with the 5-minute
+        # default the stage idles until the next refresh.  A 5 s refresh triggers the rebalance that assigns them.
+        consumer_metadata_max_age_ms=5000,
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
     return app
