@@ -155,7 +155,8 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
     """Print alerts live; with ``once``, return when every published article has reached its last topic.
 
     An article's last topic is ``articles.duplicates``, ``articles.dlq`` or, for unique articles,
-    the alerter having consumed it from ``articles.enriched`` (its consumer group has no lag left).
+    the alerter having consumed it from ``articles.enriched`` and then from its story-keyed internal
+    topic (its consumer group has no lag left on either).
     """
     from rasd.kafka_io import Follower, group_lag
 
@@ -163,6 +164,14 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
     alerter_group = SETTINGS_BY_SERVICE["alerter"]().app_id
     finished: set[str] = set()
     deadline = time.monotonic() + timeout
+
+    async def caught_up(after: float = 0.0) -> bool:
+        await asyncio.sleep(after)
+        # Checked twice, 2 s apart: the route agent's sends to the by-story topic may still sit in Faust's
+        # buffer when its enriched offsets are committed, so one zero-lag reading can come too early.
+        return (await group_lag(bootstrap, alerter_group, topics.enriched) == 0
+                and await group_lag(bootstrap, alerter_group, f"{alerter_group}-by-story") == 0)
+
     async with Follower(bootstrap, [topics.alerts, topics.duplicates, topics.enriched, topics.dlq]) as follower:
         while True:
             for record in await follower.poll():
@@ -176,9 +185,10 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
                     finished.add(record.key)
             if not once:
                 continue
-            if finished >= keys and await group_lag(bootstrap, alerter_group, topics.enriched) == 0:
-                # Faust flushes its producer before committing, so every alert is in Kafka now: drain them.
-                while records := await follower.poll(1.0):
+            if finished >= keys and await caught_up() and await caught_up(after=2.0):
+                # Faust flushes its producer before committing, so every alert is in Kafka now (or within its
+                # buffer interval): drain them.
+                while records := await follower.poll(3.0):
                     for record in records:
                         if record.topic == topics.alerts:
                             print(format_alert(decode(record.value, Alert)), flush=True)

@@ -33,6 +33,7 @@ def test_run_once_prints_seed_alerts_and_metrics_urls(kafka_bootstrap: str, tmp_
         assert f"http://127.0.0.1:{port}/metrics" in out, service
     assert "published 2 article(s)" in out
     alert_lines = [line for line in out.splitlines() if line.startswith(("[HIGH", "[MEDIUM"))]
-    assert len(alert_lines) == 2, out
-    assert any("ناغورنو كاراباخ" in line for line in alert_lines)
-    assert any("ستواصل عمليتها" in line for line in alert_lines)
+    # The two seeds report one offensive: one story, so one alert (whichever seed the alerter decides first;
+    # the other is suppressed, same severity).
+    assert len(alert_lines) == 1, out
+    assert "ناغورنو كاراباخ" in alert_lines[0] or "ستواصل عمليتها" in alert_lines[0]
