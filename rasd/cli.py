@@ -165,10 +165,10 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
     finished: set[str] = set()
     deadline = time.monotonic() + timeout
 
-    async def caught_up(after: float = 0.0) -> bool:
-        await asyncio.sleep(after)
-        # Checked twice, 2 s apart: the route agent's sends to the by-story topic may still sit in Faust's
-        # buffer when its enriched offsets are committed, so one zero-lag reading can come too early.
+    async def caught_up() -> bool:
+        # Faust flushes its producer before committing offsets, so once the route agent has committed all of
+        # articles.enriched its story-keyed sends are in Kafka; once the deciding agent has committed those too,
+        # every alert is in Kafka. (An unknown topic reads as None, never as caught up.)
         return (await group_lag(bootstrap, alerter_group, topics.enriched) == 0
                 and await group_lag(bootstrap, alerter_group, f"{alerter_group}-by-story") == 0)
 
@@ -185,7 +185,7 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
                     finished.add(record.key)
             if not once:
                 continue
-            if finished >= keys and await caught_up() and await caught_up(after=2.0):
+            if finished >= keys and await caught_up():
                 # Faust flushes its producer before committing, so every alert is in Kafka now (or within its
                 # buffer interval): drain them.
                 while records := await follower.poll(3.0):

@@ -106,14 +106,20 @@ class Follower:
 
 
 async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
-    """Messages of ``topic`` the consumer group has not committed yet (None: group has no offsets yet)."""
+    """Messages of ``topic`` the consumer group has not committed yet; None while the topic is unknown.
+
+    ``None`` is never "caught up": a topic whose metadata has not arrived has not been read either.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await admin.start()
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        parts = consumer.partitions_for_topic(topic) or set()
+        # ``consumer.topics()`` returns fresh metadata without storing it, so read partitions from it.
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = cluster.partitions_for_topic(topic)
+        if not parts:
+            return None
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         ends = await consumer.end_offsets(tps)
         committed = await admin.list_consumer_group_offsets(group_id)
