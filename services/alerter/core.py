@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import math
 import re
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Entity, Severity
+from services.common.datafiles import read_jsonl
 from services.normalizer.textforms import display_form, matching_form
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon.jsonl"
@@ -285,20 +285,7 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
         """Read a JSON-lines lexicon (default: the packaged one) and compile it."""
-        path = path or DEFAULT_LEXICON
-        rows: list[dict[str, object]] = []
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise LexiconError(f"{path}:{n}: invalid JSON: {exc}") from exc
-                if not isinstance(row, dict):
-                    raise LexiconError(f"{path}:{n}: not an object")
-                rows.append(row)
-        return cls.from_rows(rows)
+        return cls.from_rows(row for _, row in read_jsonl(path or DEFAULT_LEXICON, LexiconError))
 
 
 @dataclass(slots=True)

@@ -20,7 +20,6 @@ and ``text[start:end] == entity.text`` always holds.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Final, cast
 from pydantic import TypeAdapter
 
 from schemas.models import Entity, EntityType
+from services.common.datafiles import read_jsonl
 from services.normalizer.textforms import display_form, matching_form
 
 _ENTITY_LIST: Final = TypeAdapter(list[Entity])
@@ -122,16 +122,12 @@ class Gazetteer:
         entries: list[GazetteerEntry] = []
         seen: dict[str, str] = {}
         for path in files:
-            with path.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    where = f"{path.name}:{lineno}"
-                    entry = _parse_entry(line, where)
-                    if entry.id in seen:
-                        raise GazetteerError(f"{where}: duplicate id {entry.id!r} (first at {seen[entry.id]})")
-                    seen[entry.id] = where
-                    entries.append(entry)
+            for where, obj in read_jsonl(path, GazetteerError):
+                entry = _parse_entry(obj, where)
+                if entry.id in seen:
+                    raise GazetteerError(f"{where}: duplicate id {entry.id!r} (first at {seen[entry.id]})")
+                seen[entry.id] = where
+                entries.append(entry)
         return cls.from_entries(entries)
 
     @classmethod
@@ -202,14 +198,7 @@ class Gazetteer:
         return hit
 
 
-def _parse_entry(line: str, where: str) -> GazetteerEntry:
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise GazetteerError(f"{where}: not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise GazetteerError(f"{where}: expected a JSON object")
-    obj = cast(dict[str, object], raw)
+def _parse_entry(obj: dict[str, object], where: str) -> GazetteerEntry:
     known = {"id", "type", "name", "ar", "en", "adj_ar", "adj_en", "ctx"}
     unknown = set(obj) - known
     if unknown:
