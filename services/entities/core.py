@@ -32,6 +32,7 @@ from pydantic import TypeAdapter
 
 from schemas.models import Entity, EntityType
 from services.common.datafiles import read_jsonl
+from services.entities.names import default_lexicon
 from services.normalizer.textforms import display_form, matching_form
 
 _ENTITY_LIST: Final = TypeAdapter(list[Entity])
@@ -46,6 +47,8 @@ CONF_MINISTRY: Final = 0.75
 CONF_TITLE_PERSON: Final = 0.65
 CONF_NISBA: Final = 0.6
 CONF_SHORT_FORM: Final = 0.6
+CONF_GIVEN_NAME: Final = 0.6
+CONF_REPORTED: Final = 0.55
 
 _TOKEN: Final = re.compile(r"\w+\+?")
 _SPLIT: Final = re.compile(r"(\w+\+?)")
@@ -88,6 +91,7 @@ _KIND_CONF: Final = {_CTX: CONF_CONTEXT_ALIAS, _ADJ: CONF_NISBA}
 _F_GAZ: Final = 1
 _F_CTX: Final = 2
 _F_ORG: Final = 4
+_F_PERSON: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +185,8 @@ class Gazetteer:
                 cache.clear()
             stems = _strip(tok)
             hit = ((_F_GAZ if self.starters(tok, nisba) else 0) | (0 if stems.isdisjoint(_TRIGGERS) else _F_CTX)
-                   | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG))
+                   | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG)
+                   | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON))
             cache[tok] = hit
         return hit
 
@@ -440,6 +445,7 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     _gazetteer_pass(doc, gazetteer, spans, nisba, [k for k in positions if flags[toks[k]] & _F_GAZ])
     _org_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_ORG])
     _context_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_CTX])
+    _people_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_PERSON])
     _short_form_pass(doc, spans, vocab)
     kept = _filter_ambiguous(doc, spans)
     kept.sort(key=lambda s: s.start)
@@ -588,6 +594,24 @@ def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int)
         skipped += 1
     if j >= n or not doc.joined(j - 1):
         return None
+    last = _arabic_name_end(doc, gaz, j)
+    if last is None:
+        return None
+    _claim_person(doc, spans, j, last, 0, CONF_TITLE_PERSON)
+    return last
+
+
+def _claim_person(doc: _Doc, spans: list[_Span], first: int, last: int, cut: int, confidence: float) -> None:
+    """A person outside the gazetteer at tokens first..last (the first without its ``cut`` proclitic letters)."""
+    start = doc.start(first) + cut
+    key = " ".join([doc.toks[first][cut:], *doc.toks[first + 1:last + 1]])
+    _claim(doc, spans, _Span(first, last, start, doc.end(last), "PERSON", "rasd:person:" + _slug(key),
+                             doc.text[start:doc.end(last)], confidence))
+
+
+def _arabic_name_end(doc: _Doc, gaz: Gazetteer, j: int) -> int | None:
+    """The last token of a two- or three-unit Arabic name starting at token j, or None."""
+    toks, n = doc.toks, len(doc.toks)
     # Collect up to three name units: "عبد الحميد" and "بن حمد" are one unit each.
     first = j
     units = 0
@@ -618,6 +642,8 @@ def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int)
                 break
             compound = True
             k += 1
+            # "إلياس بن الصغير": a definite name after بن/آل/ولد ends the name like an "ال" family name.
+            definite = definite or (tok in _NAME_JOINERS and doc.word(k).startswith("ال"))
         units += 1
         last = k
         if definite or k + 1 >= n or not doc.joined(k):
@@ -633,10 +659,6 @@ def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int)
                     or toks[nxt][:1] in ("ي", "ت") or doc.owner[nxt] >= 0)
         if verb_like or not boundary:
             last = _unit_end(toks, first, 2)
-    span = _Span(first, last, doc.start(first), doc.end(last), "PERSON",
-                 "rasd:person:" + _slug(" ".join(toks[first:last + 1])),
-                 doc.text[doc.start(first):doc.end(last)], CONF_TITLE_PERSON)
-    _claim(doc, spans, span)
     return last
 
 
@@ -680,6 +702,202 @@ def _english_titled_person(doc: _Doc, spans: list[_Span], i: int) -> int | None:
                  doc.text[doc.start(first):doc.end(last)], CONF_TITLE_PERSON)
     _claim(doc, spans, span)
     return last
+
+
+# ---------------------------------------------------------------------------------------------
+# People from reporting verbs and given names (no title needed).
+
+_NAMES: Final = default_lexicon()
+# Reporting verbs (any person, with or without و/ف): "وقال ...", "أكدت ...".
+_REPORT_AR: Final = _forms(
+    "قال قالت أكد أكدت أعلن أعلنت أضاف أضافت صرح صرحت أوضح أوضحت أشار أشارت ذكر ذكرت نفى نفت كتب "
+    "كتبت أفاد أفادت شدد شددت حذر حذرت اعتبر اعتبرت تابع تابعت رأى رأت يقول تقول")
+_REPORT_EN: Final = _words("said says told added wrote warned stressed noted according")
+# Words that end an Arabic name after a reporting verb: "قال فلان فلان إن/في/خلال ...".
+_AFTER_NAME_AR: Final = _forms("إن أن في خلال عبر أمام لـ من عن على")
+# Capitalised English words that are not names (sentence-initial words, collective sources).
+_EN_NOT_NAMES: Final = _words(
+    "the this that these those it he she they we i his her their our its a an in on at as but and or if "
+    "when while after before during since until there here officials police witnesses residents sources "
+    "authorities analysts experts doctors medics rescuers troops soldiers militants rebels protesters "
+    "observers diplomats reporters journalists lawmakers ministers activists critics supporters people "
+    "one two three some many most all several state statement report reports monday tuesday wednesday "
+    "thursday friday saturday sunday today yesterday tonight earlier later meanwhile however also still "
+    "north south east west northern southern eastern western central new old") | _EN_STOP | _EN_TITLES
+_PERSON_TRIGGERS: Final = _REPORT_AR | _REPORT_EN | _NAMES.given_ar | _NAMES.given_en
+_SENTENCE_END: Final = frozenset(".!?\n:؟")
+
+
+def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[int]) -> None:
+    """People without a title: after a reporting verb ("وقال فلان فلان، إن") or opened by a known given name."""
+    toks, owner, n = doc.toks, doc.owner, len(doc.toks)
+    after = 0
+    for i in positions:
+        if i < after or owner[i] >= 0:
+            continue
+        tok = toks[i]
+        end: int | None = None
+        if _ARABIC.match(tok):
+            stems = _strip(tok)
+            if not stems.isdisjoint(_REPORT_AR):
+                if i + 1 < n and doc.joined(i) and owner[i + 1] < 0:
+                    end = _arabic_reported_person(doc, gaz, spans, i + 1)
+            else:
+                end = _arabic_given_person(doc, gaz, spans, i, _NAMES.given_ar)
+        elif tok in _REPORT_EN:
+            end = _english_reported_person(doc, spans, i)
+        elif _capitalised(doc.word(i)) and not _title_case_line(doc, i):
+            last = _en_run(doc, i)
+            prev = i - 1
+            if last is not None and not (prev >= 0 and doc.joined(prev) and _capitalised(doc.word(prev))
+                                         and not _sentence_start(doc, prev)):
+                _claim_person(doc, spans, i, last, 0, CONF_GIVEN_NAME)
+                end = last
+        if end is not None:
+            after = end + 1
+
+
+def _given_cut(tok: str, given: frozenset[str]) -> int | None:
+    """The proclitic length before a given name in ``tok`` ("لنجيب" -> 1), or None."""
+    return next((cut for stem, cut in _candidates(tok) if stem in given), None)
+
+
+def _plain_name_tokens(doc: _Doc, first: int, last: int) -> bool:
+    """No token after the first is a common news word, a title word or an imperfect verb ("يطالب")."""
+    for k in range(first + 1, last + 1):
+        tok = doc.toks[k]
+        if _any_in(tok, _NAMES.common_ar) or tok in _TITLE_HEADS:
+            return False
+        if doc.word(k).startswith("ال") and tok.endswith("يه"):  # "العسكرية": an adjective, not a family name
+            return False
+        if k == first + 1 and tok[:1] in ("ي", "ت", "ن") and len(tok) >= 4 and tok not in _NAMES.given_ar:
+            return False
+    return True
+
+
+def _arabic_given_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int,
+                         given: frozenset[str]) -> int | None:
+    """"أيوب الكعبي", "لنجيب محفوظ": a given name and one or two name words."""
+    cut = _given_cut(doc.toks[i], given)
+    if cut is None:
+        return None
+    if i > 0 and doc.joined(i - 1) and cut == 0:
+        prev = doc.toks[i - 1]
+        # Part of a longer name or of a facility/organisation's name: "عبد", "بن", "شارع", "جائزة".
+        if doc.owner[i - 1] >= 0 or prev in _NAME_PREFIXES or prev in _NAME_JOINERS or prev in _FACILITY_HEADS \
+                or prev in _PERSON_NAME_OF or prev in given:
+            # Skip the whole name, so that its second given name ("قاعدة محمد نجيب") does not open one.
+            return _arabic_name_end(doc, gaz, i)
+    last = _arabic_name_end(doc, gaz, i)
+    if last is None or not _plain_name_tokens(doc, i, last):
+        return None
+    _claim_person(doc, spans, i, last, cut, CONF_GIVEN_NAME)
+    return last
+
+
+def _arabic_reported_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], j: int) -> int | None:
+    """The subject of a reporting verb: a given name (even one that is also a word: "حسن", "سلام"), or an
+    unknown two-word name that ends at a clear boundary and whose last word recurs in the article."""
+    found = _arabic_given_person(doc, gaz, spans, j, _NAMES.given_ar | _NAMES.given_ar_common)
+    if found is not None:
+        return found
+    toks, n = doc.toks, len(doc.toks)
+    if _any_in(toks[j], _NAMES.common_ar) or toks[j] in _TITLE_HEADS:
+        return None
+    last = _arabic_name_end(doc, gaz, j)
+    if last is None or not _plain_name_tokens(doc, j, last):
+        return None
+    nxt = last + 1
+    gap = doc.gap_after(last)
+    boundary = nxt >= n or any(c in gap for c in "،,:\"«“") or _any_in(toks[nxt], _AFTER_NAME_AR) \
+        or (toks[nxt][:1] == "ل" and len(toks[nxt]) >= 4)
+    surname = toks[last]
+    if not boundary or len(surname) < 3 or sum(1 for t in toks if surname in _strip(t)) < 2:
+        return None
+    _claim_person(doc, spans, j, last, 0, CONF_REPORTED)
+    return last
+
+
+def _sentence_start(doc: _Doc, i: int) -> bool:
+    gap = doc.gap_before(i).strip(" \"'«“”")
+    return i == 0 or gap[-1:] in _SENTENCE_END or "\n" in doc.gap_before(i)
+
+
+def _title_case_line(doc: _Doc, i: int) -> bool:
+    """Is token i in a Title Case line (an English headline), where capitals say nothing about names?"""
+    start = doc.text.rfind("\n", 0, doc.start(i)) + 1
+    stop = doc.text.find("\n", doc.end(i))
+    words = [w for w in doc.text[start:stop if stop >= 0 else len(doc.text)].split() if len(w) >= 4]
+    return len(words) >= 3 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
+
+
+def _en_name_word(doc: _Doc, k: int) -> bool:
+    word = doc.word(k)
+    if doc.owner[k] >= 0 or not _capitalised(word) or doc.toks[k] in _EN_NOT_NAMES:
+        return False
+    return not word.isupper() or (len(word) == 1 and doc.gap_after(k) == "'")  # the O of O'Brien
+
+
+def _en_run(doc: _Doc, i: int) -> int | None:
+    """The last token of a 2-3 word capitalised name starting at token i ("Ben White", "Mandeep O'Brien")."""
+    toks, n = doc.toks, len(doc.toks)
+    k, last, words = i, -1, 0
+    while k < n and words < 4:
+        if toks[k] in _EN_PARTICLES and words > 0 and k + 1 < n and doc.joined(k):
+            k += 1
+            continue
+        if not _en_name_word(doc, k):
+            break
+        if not (len(doc.word(k)) == 1 and doc.gap_after(k) == "'"):
+            words += 1
+        last = k
+        if k + 1 >= n or not doc.joined(k):
+            break
+        k += 1
+    if not 2 <= words <= 3:
+        return None
+    nxt = last + 1
+    # "George Washington University", "Ben Gurion Airport": part of an organisation's or a facility's name.
+    if nxt < n and doc.joined(last) and (toks[nxt] in _EN_ORG_NOUNS or toks[nxt] in _EN_FACILITY_TAILS) \
+            and _capitalised(doc.word(nxt)):
+        return None
+    return last
+
+
+def _english_reported_person(doc: _Doc, spans: list[_Span], i: int) -> int | None:
+    """"X Y said", "said X Y", "according to X Y" with a 2-3 word capitalised name."""
+    toks, n = doc.toks, len(doc.toks)
+    if _title_case_line(doc, i):
+        return None
+    if toks[i] == "according":
+        if i + 2 < n and toks[i + 1] == "to" and doc.joined(i) and doc.joined(i + 1):
+            last = _en_run(doc, i + 2)
+            if last is not None:
+                _claim_person(doc, spans, i + 2, last, 0, CONF_REPORTED)
+                return last
+        return None
+    # Before the verb: "... Mandeep O'Brien, said", "Kai Havertz said".
+    k = i - 1
+    if k >= 0 and doc.gap_after(k) in (" ", ", "):
+        first = k
+        while first > 0 and i - first < 5 and doc.joined(first - 1) and (
+                _en_name_word(doc, first - 1) or (toks[first - 1] in _EN_PARTICLES and first - 1 > 0)):
+            first -= 1
+        while first < k and toks[first] in _EN_PARTICLES:
+            first += 1
+        prev = first - 1
+        clean_left = prev < 0 or not doc.joined(prev) or not _capitalised(doc.word(prev))
+        if clean_left and _en_name_word(doc, first) and _en_run(doc, first) == k:
+            _claim_person(doc, spans, first, k, 0, CONF_REPORTED)
+            return i
+    # After the verb: "said Mikhail Podolyak, an adviser".
+    j = i + 1
+    if j < n and doc.joined(i):
+        last = _en_run(doc, j)
+        if last is not None and (last + 1 >= n or not doc.joined(last) or not _capitalised(doc.word(last + 1))):
+            _claim_person(doc, spans, j, last, 0, CONF_REPORTED)
+            return last
+    return None
 
 
 def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
@@ -774,6 +992,8 @@ _EN_ORG_NOUNS: Final = _words(
     "office bank organization organisation union brigade brigades corps court university institute "
     "foundation fund association guard command coalition federation assembly parliament department")
 _ORG_TRIGGERS: Final = _ORG_HEADS | _UNIT_HEADS | _EN_ORG_NOUNS
+# A person's name right after these names something else: "جائزة نجيب محفوظ", "مدينة الملك عبد الله".
+_PERSON_NAME_OF: Final = _forms("جائزة مدينة ميدان ساحة حي مؤسسة مركز قاعة مكتبة مطار مرفأ") | _ORG_HEADS
 CONF_ORG_PATTERN: Final = 0.6
 
 
