@@ -315,6 +315,9 @@ _STOP: Final = _forms(
     "ستة خمسة ثلاثة أربعة سبعة ثمانية تسعة عشرة اثنين اثنان واحد أهداف هدف مقتل إصابة "
     "إلى عقد يبحث تبحث يؤكد تؤكد يدعو تدعو يتوقع تتوقع يرى ترى يجري تجري أمام خلف فوق تحت وسط")
 
+# Title heads that are also common nouns (الفريق "the team"): a given name must follow directly.
+_AMBIGUOUS_TITLES: Final = _forms("الفريق النجم نجم الحارس")
+
 # Particles inside a name: "تميم بن حمد آل ثاني", "عبد الحميد", "أبو عبيدة", "ولد الغزواني".
 _BASM: Final = _forms("باسم")
 _NAME_JOINERS: Final = _forms("بن ابن بنت آل ولد")
@@ -327,7 +330,7 @@ _EN_TITLES: Final = _words(
     "mr mrs ms commander chief director coach manager leader premier lieutenant lt maj major "
     "captain capt adviser advisor representative official commissioner chairman chairwoman "
     "chair ceo striker midfielder defender goalkeeper forward winger judge prosecutor pope "
-    "cardinal sgt sergeant sec-gen secretary-general")
+    "cardinal sgt sergeant sec-gen secretary-general executive deputy vice acting interim senior former")
 _EN_PARTICLES: Final = _words(
     "al el bin ibn de da van von der di la le ben abu abdel abd ould")
 _EN_STOP: Final = _words(
@@ -594,6 +597,9 @@ def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int)
         skipped += 1
     if j >= n or not doc.joined(j - 1):
         return None
+    if j == i + 1 and toks[i] in _AMBIGUOUS_TITLES and _given_cut(toks[j], _NAMES.given_ar | _NAMES.given_ar_common) \
+            is None:
+        return None  # "الفريق قدم أداء جيدا": the team, not a general
     last = _arabic_name_end(doc, gaz, j)
     if last is None:
         return None
@@ -618,6 +624,7 @@ def _arabic_name_end(doc: _Doc, gaz: Gazetteer, j: int) -> int | None:
     k = j
     last = -1
     compound = False
+    joiner = False  # بن/آل/ولد: "علي بن أحمد الكواري" may take a definite third unit
     while k < n and units < 3:
         tok = toks[k]
         word = doc.word(k)
@@ -634,13 +641,14 @@ def _arabic_name_end(doc: _Doc, gaz: Gazetteer, j: int) -> int | None:
             return None
         if units > 0 and (tok in _TITLE_HEADS or tok in _TITLE_LINKS or word.startswith("و")):
             break  # "أسامة عسكر وقائد ...": a conjunction ends the name
-        if definite and units >= 2 and not compound:
+        if definite and units >= 2 and not joiner:
             break  # "مايكل كوريلا المرحلة": a definite noun after two names is not a name
         if tok in _NAME_PREFIXES or tok in _NAME_JOINERS:
             if k + 1 >= n or not doc.joined(k) or not _arabic_name_token(toks[k + 1], gaz, doc.word(k + 1)) \
                     or doc.owner[k + 1] >= 0:
                 break
             compound = True
+            joiner = joiner or tok in _NAME_JOINERS
             k += 1
             # "إلياس بن الصغير": a definite name after بن/آل/ولد ends the name like an "ال" family name.
             definite = definite or (tok in _NAME_JOINERS and doc.word(k).startswith("ال"))
@@ -798,24 +806,29 @@ def _arabic_given_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int,
 def _arabic_reported_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], j: int) -> int | None:
     """The subject of a reporting verb: a given name (even one that is also a word: "حسن", "سلام"), or an
     unknown two-word name that ends at a clear boundary and whose last word recurs in the article."""
-    found = _arabic_given_person(doc, gaz, spans, j, _NAMES.given_ar | _NAMES.given_ar_common)
+    found = _arabic_given_person(doc, gaz, spans, j, _NAMES.given_ar)
     if found is not None:
         return found
-    toks, n = doc.toks, len(doc.toks)
+    toks = doc.toks
     if _any_in(toks[j], _NAMES.common_ar) or toks[j] in _TITLE_HEADS:
         return None
     last = _arabic_name_end(doc, gaz, j)
-    if last is None or not _plain_name_tokens(doc, j, last):
+    if last is None or not _plain_name_tokens(doc, j, last) or not _name_boundary(doc, last):
         return None
-    nxt = last + 1
-    gap = doc.gap_after(last)
-    boundary = nxt >= n or any(c in gap for c in "،,:\"«“") or _any_in(toks[nxt], _AFTER_NAME_AR) \
-        or (toks[nxt][:1] == "ل" and len(toks[nxt]) >= 4)
     surname = toks[last]
-    if not boundary or len(surname) < 3 or sum(1 for t in toks if surname in _strip(t)) < 2:
-        return None
+    if _given_cut(toks[j], _NAMES.given_ar_common) is None and (
+            len(surname) < 3 or sum(1 for t in toks if surname in _strip(t)) < 2):
+        return None  # neither a given name ("سلام فياض، إن") nor the family name again later
     _claim_person(doc, spans, j, last, 0, CONF_REPORTED)
     return last
+
+
+def _name_boundary(doc: _Doc, last: int) -> bool:
+    """Does a reported speaker's name clearly end after token ``last`` (punctuation, إن/أن/في, "لوكالة")?"""
+    nxt = last + 1
+    if nxt >= len(doc.toks) or any(c in doc.gap_after(last) for c in "،,:\"«“"):
+        return True
+    return _any_in(doc.toks[nxt], _AFTER_NAME_AR) or (doc.toks[nxt][:1] == "ل" and len(doc.toks[nxt]) >= 4)
 
 
 def _sentence_start(doc: _Doc, i: int) -> bool:
@@ -848,6 +861,8 @@ def _en_run(doc: _Doc, i: int) -> int | None:
             continue
         if not _en_name_word(doc, k):
             break
+        if toks[k] in _EN_ORG_NOUNS or toks[k] in _EN_FACILITY_TAILS:
+            return None  # "Ben Gurion Airport", "George Washington University": a facility or a body
         if not (len(doc.word(k)) == 1 and doc.gap_after(k) == "'"):
             words += 1
         last = k
@@ -857,7 +872,7 @@ def _en_run(doc: _Doc, i: int) -> int | None:
     if not 2 <= words <= 3:
         return None
     nxt = last + 1
-    # "George Washington University", "Ben Gurion Airport": part of an organisation's or a facility's name.
+    # "George Washington University": part of an organisation's or a facility's name.
     if nxt < n and doc.joined(last) and (toks[nxt] in _EN_ORG_NOUNS or toks[nxt] in _EN_FACILITY_TAILS) \
             and _capitalised(doc.word(nxt)):
         return None
@@ -902,12 +917,13 @@ def _english_reported_person(doc: _Doc, spans: list[_Span], i: int) -> int | Non
 
 def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
     """A multi-word person's last name, alone elsewhere in the article, is the same person."""
-    short: dict[str, int] = {}
+    short: dict[str, tuple[int, str]] = {}  # family name -> (span index, prefix: "عبد" of "عبد المنعم")
     for idx, s in enumerate(spans):
         if s.type == "PERSON" and s.last > s.first:
             surname = doc.toks[s.last]
+            prefix = doc.toks[s.last - 1] if s.last - 1 > s.first and doc.toks[s.last - 1] in _NAME_PREFIXES else ""
             if len(surname) >= 3 and surname not in _STOP and surname not in _EN_STOP:
-                short.setdefault(surname, idx)
+                short.setdefault(surname, (idx, prefix))
     if not short:
         return
     owner, toks = doc.owner, doc.toks
@@ -923,8 +939,16 @@ def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
                 continue
             if not _ARABIC.match(stem) and (cut or not _capitalised(doc.word(i))):
                 continue
-            full = spans[found]
-            _claim(doc, spans, _Span(i, i, doc.start(i) + cut, doc.end(i), "PERSON", full.canonical,
+            full, prefix = spans[found[0]], found[1]
+            first, start = i, doc.start(i) + cut
+            if prefix:  # "عبد المنعم" after "كمال عبد المنعم": both words, or no short form
+                if cut or i == 0 or not doc.joined(i - 1) or owner[i - 1] >= 0:
+                    break
+                pcut = next((c for st, c in _candidates(toks[i - 1]) if st == prefix), None)
+                if pcut is None:
+                    break
+                first, start = i - 1, doc.start(i - 1) + pcut
+            _claim(doc, spans, _Span(first, i, start, doc.end(i), "PERSON", full.canonical,
                                      full.name, min(CONF_SHORT_FORM, full.confidence)))
             break
 
@@ -1088,7 +1112,7 @@ def _arabic_org(doc: _Doc, gaz: Gazetteer, i: int) -> tuple[int, int, int, str] 
 def _english_org(doc: _Doc, i: int) -> tuple[int, int, int, str] | None:
     """"State Emergency Service", "Defence Ministry", "Ministry of Foreign Affairs" around token i."""
     toks, n = doc.toks, len(doc.toks)
-    if not _capitalised(doc.word(i)) or doc.word(i).isupper():
+    if not _capitalised(doc.word(i)) or doc.word(i).isupper() or _title_case_line(doc, i):
         return None
     first = i
     while first > 0 and i - first < 4 and doc.joined(first - 1) and doc.owner[first - 1] < 0:
