@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas clean
+.PHONY: help install kafka tools run test unit integration lint score schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ schemas: install ## Re-export the JSON Schema files from the models
 score: install ## Process the shared dev set offline and score it (needs ../shared)
 	$(VENV)/bin/rasd process $(SHARED)/eval/dev.jsonl > /tmp/rasd-dev-pred.jsonl
 	$(PY) $(SHARED)/eval/score.py $(SHARED)/eval/dev.jsonl /tmp/rasd-dev-pred.jsonl
+
+bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and local state
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -67,8 +67,15 @@ def load_pool() -> Pool:
     return pool
 
 
+_HOT_CACHE: dict[str, bool] = {}
+
+
 def _is_hot(word: str, hot: frozenset[str]) -> bool:
-    return any(h in word for h in hot)
+    """Does ``word`` contain a word of an escalation term (with any prefix)?  Memoised: it is called per word."""
+    found = _HOT_CACHE.get(word)
+    if found is None:
+        found = _HOT_CACHE[word] = any(h in word for h in hot)
+    return found
 
 
 def _alerts(pipeline: OfflinePipeline, para: str) -> bool:
@@ -90,7 +97,7 @@ def _vary(para: str, rng: random.Random, pool: Pool, rate: float, *, calm: bool)
     return " ".join(out)
 
 
-def _article(i: int, rng: random.Random, pool: Pool, alerting: bool) -> dict[str, str]:
+def _article(i: int, rng: random.Random, pool: Pool, alerting: bool, prefix: str) -> dict[str, str]:
     target = rng.randint(2600, 3600)  # body characters: ~5.5-7.5 KB of JSON with the Arabic UTF-8
     paras: list[str] = []
     if alerting:
@@ -101,7 +108,7 @@ def _article(i: int, rng: random.Random, pool: Pool, alerting: bool) -> dict[str
         paras.insert(rng.randrange(len(paras)), rng.choice(BOILERPLATE))
     title = " ".join(_vary(rng.choice(pool.paragraphs), rng, pool, 0.5, calm=True).split()[:12])
     return {
-        "id": f"bench-{i:07d}",
+        "id": f"{prefix}-{i:07d}",
         "source": rng.choice(("wire-a", "wire-b", "wire-c", "wire-d")),
         "url": f"https://news.example/{i}",
         "title": title,
@@ -110,7 +117,7 @@ def _article(i: int, rng: random.Random, pool: Pool, alerting: bool) -> dict[str
     }
 
 
-def _near_copy(i: int, rng: random.Random, original: dict[str, str], pool: Pool) -> dict[str, str]:
+def _near_copy(i: int, rng: random.Random, original: dict[str, str], pool: Pool, prefix: str) -> dict[str, str]:
     paras = original["body"].split("\n\n")
     if len(paras) > 4:
         paras.pop(rng.randrange(len(paras)))
@@ -118,20 +125,22 @@ def _near_copy(i: int, rng: random.Random, original: dict[str, str], pool: Pool)
     paras.append(rng.choice(BOILERPLATE))
     edited = rng.randrange(len(paras))
     paras[edited] = _vary(paras[edited], rng, pool, 0.1, calm=False)
-    return {**original, "id": f"bench-{i:07d}", "url": f"https://other.example/{i}", "body": "\n\n".join(paras)}
+    return {**original, "id": f"{prefix}-{i:07d}", "url": f"https://other.example/{i}", "body": "\n\n".join(paras)}
 
 
-def generate(n: int, *, seed: int = 7, copy_share: float = 0.12, alert_share: float = 0.3) -> list[bytes]:
-    """``n`` raw article messages (JSON bytes, unique ids); copies follow their original by 20–200 articles."""
+def generate(
+    n: int, *, seed: int = 7, copy_share: float = 0.12, alert_share: float = 0.3, prefix: str = "bench"
+) -> list[bytes]:
+    """``n`` raw article messages (JSON bytes, ids ``<prefix>-NNNNNNN``); copies follow their original by 20–200."""
     rng = random.Random(seed)
     pool = load_pool()
     made: list[dict[str, str]] = []
     for i in range(n):
         if made and len(made) > 20 and rng.random() < copy_share:
             original = made[max(0, len(made) - rng.randint(20, 200))]
-            made.append(_near_copy(i, rng, original, pool))
+            made.append(_near_copy(i, rng, original, pool, prefix))
         else:
-            made.append(_article(i, rng, pool, rng.random() < alert_share))
+            made.append(_article(i, rng, pool, rng.random() < alert_share, prefix))
     return [orjson.dumps(a) for a in made]
 
 

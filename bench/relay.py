@@ -1,0 +1,148 @@
+"""Do-nothing relays: the two ceilings the pipeline is compared with.
+
+``python -m bench.relay faust NAME SRC:DST [SRC:DST …]`` — a Faust worker built by the services' own
+:func:`services.common.worker.make_app` (same client settings: acks=-1, commit every/interval, raw
+bytes, the Prometheus sensor) with one thin agent per hop that only forwards ``event.key`` /
+``event.value`` — the same loop as :func:`services.common.worker.attach_stage` minus the stage.
+
+``python -m bench.relay bare NAME SRC:DST [SRC:DST …]`` — plain aiokafka: one consumer group
+(manual commits) and one producer (acks=all, the same linger and batch size as Faust's producer);
+it forwards each fetched batch, waits for the broker's acks and only then commits the batch's
+offsets (at-least-once, like Faust).
+
+A process with two hops is the deduplicator's shape: ``route`` (normalized → sequence) and
+``decide`` (sequence → unique) in one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any, ClassVar
+
+RelayHops = list[tuple[str, str]]
+
+
+def parse_hops(specs: list[str]) -> RelayHops:
+    return [(s.split(":", 1)[0], s.split(":", 1)[1]) for s in specs]
+
+
+def knobs() -> dict[str, Any]:
+    """``BENCH_KNOBS`` (JSON): settings tried on top of make_app's — any ``app.conf`` attribute, plus
+    ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor) and ``take`` (batch size)."""
+    loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
+    return loaded
+
+
+def services_app(name: str, tried: dict[str, Any]) -> Any:
+    """A Faust app made exactly as the services make theirs, with the knobs being tried applied."""
+    import faust
+    from prometheus_client import CollectorRegistry
+
+    from services.common.settings import CommonSettings
+    from services.common.worker import make_app
+
+    class RelaySettings(CommonSettings):
+        service: ClassVar[str] = name
+
+    app = make_app(RelaySettings(), CollectorRegistry())
+    if tried.pop("no_monitor", False):
+        app.monitor = faust.Monitor()
+    for key, value in tried.items():
+        setattr(app.conf, key, value)
+    return app
+
+
+def run_faust(name: str, hops: RelayHops) -> None:
+    """The Faust relay: one thin agent per hop."""
+    tried = knobs()
+    if tried.pop("uvloop", False):
+        import mode.loop
+
+        mode.loop.use("uvloop")
+    import faust
+
+    from services.common.worker import run_worker
+
+    take = int(tried.pop("take", 0))
+    app = services_app(name, tried)
+
+    def add_hop(src: str, dst: str, index: int) -> None:
+        source = app.topic(src, key_type=bytes, value_type=bytes)
+        sink = app.topic(dst, key_type=bytes, value_type=bytes)
+
+        async def relay(stream: faust.StreamT[Any]) -> None:
+            async for event in stream.events():
+                await sink.send(key=event.key, value=event.value)
+
+        async def relay_batches(stream: faust.StreamT[Any]) -> None:
+            # take_events(): the batch's offsets are acked when the next batch is asked for, after every
+            # send of this one was awaited, so at-least-once holds.
+            async for events in stream.take_events(take, within=0.05):  # type: ignore[attr-defined]
+                for event in events:
+                    await sink.send(key=event.key, value=event.value)
+
+        if take:
+            relay = relay_batches
+
+        app.agent(source, name=f"relay.{name}.{index}")(relay)
+
+    for i, (src, dst) in enumerate(hops):
+        add_hop(src, dst, i)
+    run_worker(app, loglevel="WARNING")
+
+
+async def run_bare(name: str, hops: RelayHops, bootstrap: str) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    tried = {k: v for k, v in knobs().items() if k.startswith("producer_")}
+    conf = services_app(name, tried).conf  # the services' producer settings (and the knob being tried)
+    routes = dict(hops)
+    consumer = AIOKafkaConsumer(
+        *routes, bootstrap_servers=bootstrap, group_id=f"{os.environ.get('RASD_APP_ID_PREFIX', 'rasd')}-{name}",
+        enable_auto_commit=False, auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all" if conf.producer_acks == -1 else conf.producer_acks,
+        linger_ms=int(conf.producer_linger * 1000), max_batch_size=conf.producer_max_batch_size,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            futures = []
+            offsets: dict[TopicPartition, int] = {}
+            for tp, records in batch.items():
+                for r in records:
+                    futures.append(await producer.send(routes[r.topic], value=r.value, key=r.key))
+                offsets[tp] = records[-1].offset + 1
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit(offsets)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def main(argv: list[str]) -> int:
+    kind, name, *specs = argv
+    hops = parse_hops(specs)
+    if kind == "faust":
+        run_faust(name, hops)
+    elif kind == "bare":
+        asyncio.run(run_bare(name, hops, os.environ["RASD_BOOTSTRAP_SERVERS"]))
+    else:
+        raise SystemExit(f"unknown relay kind {kind!r} (faust | bare)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
