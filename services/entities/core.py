@@ -313,7 +313,7 @@ _STOP: Final = _forms(
     "سيكون ليس وهو وهي وذلك الذي بأنه بأنها أنهم إنهم جميع عدد نحو أكثر أقل وكذلك كذلك بسبب إثر "
     "عقب لأن رغم إلا فيما مما عما وفي ومن وعلى وإلى وعن ومع ثم الجيش القوات قوات السلطات الحكومة "
     "ستة خمسة ثلاثة أربعة سبعة ثمانية تسعة عشرة اثنين اثنان واحد أهداف هدف مقتل إصابة "
-    "إلى عقد يبحث تبحث يؤكد تؤكد يدعو تدعو يتوقع تتوقع يرى ترى يجري تجري أمام خلف فوق تحت وسط")
+    "صلى عليه إلى عقد يبحث تبحث يؤكد تؤكد يدعو تدعو يتوقع تتوقع يرى ترى يجري تجري أمام خلف فوق تحت وسط")
 
 # Title heads that are also common nouns (الفريق "the team"): a given name must follow directly.
 _AMBIGUOUS_TITLES: Final = _forms("الفريق النجم نجم الحارس")
@@ -628,8 +628,8 @@ def _arabic_name_end(doc: _Doc, gaz: Gazetteer, j: int) -> int | None:
     while k < n and units < 3:
         tok = toks[k]
         word = doc.word(k)
-        if doc.owner[k] >= 0 or not _arabic_name_token(tok, gaz, word):
-            break
+        if doc.owner[k] >= 0 or not _arabic_name_token(tok, gaz, word) or word.startswith("لل"):
+            break  # "للموسيقى": ل + article, a genitive, never part of a name
         if units > 0 and tok in _NAME_SUFFIXES:  # "بهي الدين", "عبد الله": part of the last unit
             last = k
             if k + 1 >= n or not doc.joined(k):
@@ -732,6 +732,11 @@ _EN_NOT_NAMES: Final = _words(
     "one two three some many most all several state statement report reports monday tuesday wednesday "
     "thursday friday saturday sunday today yesterday tonight earlier later meanwhile however also still "
     "north south east west northern southern eastern western central new old") | _EN_STOP | _EN_TITLES
+# Capitalised nouns that end the name of a place, event or thing named after a person.
+_EN_THING_NOUNS: Final = _words(
+    "line fire river lake mountain mountains island islands bay sea valley square road avenue park center "
+    "centre hall tower day cup trophy prize award institute doctrine plan act law accords agreement treaty "
+    "canal gate hotel mosque church cathedral school college museum library stadium arena festival")
 _PERSON_TRIGGERS: Final = _REPORT_AR | _REPORT_EN | _NAMES.given_ar | _NAMES.given_en
 _SENTENCE_END: Final = frozenset(".!?\n:؟")
 
@@ -841,7 +846,7 @@ def _title_case_line(doc: _Doc, i: int) -> bool:
     start = doc.text.rfind("\n", 0, doc.start(i)) + 1
     stop = doc.text.find("\n", doc.end(i))
     words = [w for w in doc.text[start:stop if stop >= 0 else len(doc.text)].split() if len(w) >= 4]
-    return len(words) >= 3 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
+    return len(words) >= 5 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
 
 
 def _en_name_word(doc: _Doc, k: int) -> bool:
@@ -861,8 +866,8 @@ def _en_run(doc: _Doc, i: int) -> int | None:
             continue
         if not _en_name_word(doc, k):
             break
-        if toks[k] in _EN_ORG_NOUNS or toks[k] in _EN_FACILITY_TAILS:
-            return None  # "Ben Gurion Airport", "George Washington University": a facility or a body
+        if toks[k] in _EN_ORG_NOUNS or toks[k] in _EN_FACILITY_TAILS or toks[k] in _EN_THING_NOUNS:
+            return None  # "Ben Gurion Airport", "Elizabeth Line", "Thomas Fire": a facility, a body, a thing
         if not (len(doc.word(k)) == 1 and doc.gap_after(k) == "'"):
             words += 1
         last = k
@@ -1017,7 +1022,9 @@ _EN_ORG_NOUNS: Final = _words(
     "foundation fund association guard command coalition federation assembly parliament department")
 _ORG_TRIGGERS: Final = _ORG_HEADS | _UNIT_HEADS | _EN_ORG_NOUNS
 # A person's name right after these names something else: "جائزة نجيب محفوظ", "مدينة الملك عبد الله".
-_PERSON_NAME_OF: Final = _forms("جائزة مدينة ميدان ساحة حي مؤسسة مركز قاعة مكتبة مطار مرفأ") | _ORG_HEADS
+_PERSON_NAME_OF: Final = _forms(
+    "جائزة مدينة ميدان ساحة حي مؤسسة مركز قاعة مكتبة مطار مرفأ مهرجان اتفاقية معاهدة مبادرة خطة عملية كأس بطولة "
+    "دورة مسابقة سورة") | _ORG_HEADS
 CONF_ORG_PATTERN: Final = 0.6
 
 
