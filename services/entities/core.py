@@ -745,6 +745,7 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
     """People without a title: after a reporting verb ("وقال فلان فلان، إن") or opened by a known given name."""
     toks, owner, n = doc.toks, doc.owner, len(doc.toks)
     after = 0
+    headlines: dict[int, bool] = {}  # line start -> Title Case?
     for i in positions:
         if i < after or owner[i] >= 0:
             continue
@@ -758,8 +759,8 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
             else:
                 end = _arabic_given_person(doc, gaz, spans, i, _NAMES.given_ar)
         elif tok in _REPORT_EN:
-            end = _english_reported_person(doc, spans, i)
-        elif _capitalised(doc.word(i)) and not _title_case_line(doc, i):
+            end = _english_reported_person(doc, spans, i, headlines)
+        elif _capitalised(doc.word(i)) and not _title_case_line(doc, i, headlines):
             last = _en_run(doc, i)
             prev = i - 1
             if last is not None and not (prev >= 0 and doc.joined(prev) and _capitalised(doc.word(prev))
@@ -841,12 +842,17 @@ def _sentence_start(doc: _Doc, i: int) -> bool:
     return i == 0 or gap[-1:] in _SENTENCE_END or "\n" in doc.gap_before(i)
 
 
-def _title_case_line(doc: _Doc, i: int) -> bool:
+def _title_case_line(doc: _Doc, i: int, cache: dict[int, bool] | None = None) -> bool:
     """Is token i in a Title Case line (an English headline), where capitals say nothing about names?"""
     start = doc.text.rfind("\n", 0, doc.start(i)) + 1
+    if cache is not None and start in cache:
+        return cache[start]
     stop = doc.text.find("\n", doc.end(i))
     words = [w for w in doc.text[start:stop if stop >= 0 else len(doc.text)].split() if len(w) >= 4]
-    return len(words) >= 5 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
+    found = len(words) >= 5 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
+    if cache is not None:
+        cache[start] = found
+    return found
 
 
 def _en_name_word(doc: _Doc, k: int) -> bool:
@@ -884,10 +890,10 @@ def _en_run(doc: _Doc, i: int) -> int | None:
     return last
 
 
-def _english_reported_person(doc: _Doc, spans: list[_Span], i: int) -> int | None:
+def _english_reported_person(doc: _Doc, spans: list[_Span], i: int, headlines: dict[int, bool]) -> int | None:
     """"X Y said", "said X Y", "according to X Y" with a 2-3 word capitalised name."""
     toks, n = doc.toks, len(doc.toks)
-    if _title_case_line(doc, i):
+    if _title_case_line(doc, i, headlines):
         return None
     if toks[i] == "according":
         if i + 2 < n and toks[i + 1] == "to" and doc.joined(i) and doc.joined(i + 1):
