@@ -12,7 +12,10 @@
    Service", "Ministry of Foreign Affairs"), and ministries ("وزارة الدفاع الأرمينية", "الخارجية الروسية");
 3. people not in the gazetteer, found from a title or role ("رئيس الوزراء الأرميني نيكول
    باشينيان", "Foreign Minister Sergey Lavrov");
-4. short-form repetition: a person's family name later in the article links to the full name.
+4. people without a title: a known given name ("أيوب الكعبي", "Ben White") or a reporting verb with
+   evidence of a name ("وقال نوفل بوعزيزي، إن ... وأكد بوعزيزي", "X Y said"), from the word lists in
+   ``data/names`` (see :mod:`services.entities.names`);
+5. short-form repetition: a person's family name later in the article links to the full name.
 
 Offsets found in ``match_text`` index ``text`` unchanged (the two forms have the same length),
 and ``text[start:end] == entity.text`` always holds.
