@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from schemas.models import NormalizedArticle, RawArticle
-from services.deduplicator.core import DedupConfig, DedupIndex
+from services.deduplicator.core import NEXT_KEY, DedupConfig, DedupIndex
 from services.normalizer.stage import NormalizerStage
 
 from .articles import generate
@@ -68,18 +68,14 @@ def state_bytes(mapping: Mapping[str, Any], kinds: dict[str, int], kind_of: Any)
         kinds[kind] = kinds.get(kind, 0) + len(orjson.dumps(key)) + len(orjson.dumps(value))
 
 
-BUCKETS = {"b": "lsh_bands", "s": "story_postings", "e": "exact_keys", "q": "queue", "@": "counters"}
-
-
 def state(articles: list[NormalizedArticle]) -> dict[str, Any]:
     """State per indexed article after indexing ``articles`` (no pruning yet)."""
     index = DedupIndex(DedupConfig())
     for i, article in enumerate(articles):
         index.check(article, now=float(i))
     parts: dict[str, int] = {}
-    state_bytes(index.docs, parts, lambda key: "docs")
-    state_bytes(index.bands, parts, lambda key: BUCKETS[key[0]])
-    n = len(index.docs)
+    state_bytes(index.docs, parts, lambda key: "counter" if key == NEXT_KEY else "docs")
+    n = index.indexed
     return {
         "indexed": n,
         "bytes_per_article": round(sum(parts.values()) / n),
@@ -95,13 +91,13 @@ def retention(articles: list[NormalizedArticle]) -> dict[str, Any]:
     peak = 0
     for i, article in enumerate(articles):
         index.check(article.model_copy(update={"id": f"r{i}"}), now=i * step)
-        peak = max(peak, len(index.docs))
+        peak = max(peak, index.indexed)
     return {
         "articles": len(articles),
         "per_window": round(config.retention_s / step),
         "peak_indexed": peak,
-        "final_indexed": len(index.docs),
-        "final_bucket_keys": len(index.bands),
+        "final_indexed": index.indexed,
+        "final_bucket_keys": len(index.buckets.bands) + len(index.buckets.stories) + len(index.buckets.exact),
     }
 
 

@@ -5,11 +5,13 @@ Why a sequencer.  A near-copy may land on any partition of
 writes them, so a per-partition index would miss copies across partitions.
 The ``route`` agent therefore forwards every article (its bytes, its key) to
 a one-partition internal topic, and the ``decide`` agent, which owns that
-partition, checks and updates the one index held in two changelog-backed
-tables.  Any number of deduplicator workers may run: they share the
-normalized partitions for routing, Kafka gives the sequence partition to one
-of them at a time, and the tables are recovered from their changelogs on
-restart or failover.  Decisions are made in one total order, so two copies
+partition, checks and updates the one index.  Only its per-article records
+live in a changelog-backed table (two writes per decision); the buckets that
+find candidates are derived from them in memory (``core.DedupIndex``).  Any
+number of deduplicator workers may run: they share the normalized partitions
+for routing, Kafka gives the sequence partition to one of them at a time, and
+the table is recovered from its changelog on restart or failover, the buckets
+rebuilt from it before the first decision.  Decisions are made in one total order, so two copies
 arriving at once never point at each other and ``duplicate_of`` is always the
 earliest article of its group.
 """
@@ -45,20 +47,17 @@ def config_from(settings: CommonSettings) -> DedupConfig:
 
 
 def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
-    """The deduplicator's Faust app: a router, a sequencer topic, the decision agent and its tables."""
+    """The deduplicator's Faust app: a router, a sequencer topic, the decision agent and its table."""
     app = make_app(settings, registry, worker_tag=worker_tag)
     stage_names = DeduplicatorStage.source, *DeduplicatorStage.targets
     topics = make_topics(app, settings, stage_names)
     sequence = app.topic(
         f"{app.conf.id}-sequence", key_type=bytes, value_type=bytes, partitions=1, internal=True
     )
-    table_args: dict[str, Any] = {
-        "partitions": 1,
-        "schema": faust.Schema(key_serializer="json", value_serializer="json"),
-    }
-    docs = app.Table("dedup-docs", **table_args)
-    bands = app.Table("dedup-bands", **table_args)
-    stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs, bands=bands))
+    docs = app.Table(
+        "dedup-docs", partitions=1, schema=faust.Schema(key_serializer="json", value_serializer="json")
+    )
+    stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs))
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
 
     async def route(stream: faust.StreamT[Any]) -> None:

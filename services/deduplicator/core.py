@@ -39,14 +39,16 @@ similarity reaches ``story_threshold``.  A copy carries its root's story.
 State and retention
 -------------------
 ``docs`` maps an article id to a compact record (times, sequence number,
-signature, story features, decision).  ``bands`` holds LSH buckets
-(``b<band>:<hash>`` → sequence numbers), story postings (``s<feature>`` →
-sequence numbers, most recent last), exact keys (``e<hash>`` → sequence
-number), and the retention queue (``q<n>`` → article id, ``@head``/``@next``).
-Every :meth:`DedupIndex.check` forgets up to ``prune_batch`` of the oldest
-articles that have left the retention window, with all their bucket entries,
-so the index stays bounded without a scan and every write happens inside the
-event that caused it (a Faust table requirement).
+signature, story features, decision) and :data:`NEXT_KEY` to the next
+sequence number; it is the only stored state.  The buckets that find
+candidates — LSH buckets, story postings, exact keys and the retention queue —
+are derived from the records in memory (:class:`Buckets`) and rebuilt whenever
+the stored counter differs from the one in memory (after a restart's table
+recovery, or a failover), so a decision costs two table writes.  Every
+:meth:`DedupIndex.check` forgets up to ``prune_batch`` of the oldest articles
+that have left the retention window, so the index stays bounded without a
+scan and every write happens inside the event that caused it (a Faust table
+requirement).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import re
 import struct
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from itertools import chain
@@ -271,21 +273,95 @@ def verdict_of(article_id: str, doc: dict[str, Any]) -> DedupVerdict:
     )
 
 
-class DedupIndex:
-    """The duplicate and story index over two mappings: ``docs`` (per article) and ``bands`` (buckets).
+NEXT_KEY = "@next"  # the one ``docs`` entry that is not an article: the next sequence number
 
-    The mappings hold only JSON-friendly values so a Faust table can back them.
+
+@dataclass
+class Buckets:
+    """The derived, in-memory part of the index, rebuilt from ``docs`` whenever they differ.
+
+    ``bands``: LSH bucket key → sequence numbers; ``stories``: story feature → sequence numbers (most
+    recent last); ``exact``: exact key → sequence number; ``queue``: sequence number → article id, walked
+    from ``head`` by retention; ``next``: the next sequence number.
     """
 
-    def __init__(
-        self,
-        config: DedupConfig,
-        docs: MutableMapping[str, Any] | None = None,
-        bands: MutableMapping[str, Any] | None = None,
-    ) -> None:
+    bands: dict[str, list[int]] = field(default_factory=dict)
+    stories: dict[int, list[int]] = field(default_factory=dict)
+    exact: dict[str, int] = field(default_factory=dict)
+    queue: dict[int, str] = field(default_factory=dict)
+    head: int = 0
+    next: int = -1  # -1: never synchronised with ``docs``
+
+    def add(self, article_id: str, doc: dict[str, Any], config: DedupConfig) -> None:
+        """Index one article's record (in sequence order)."""
+        seq = int(doc["n"])
+        self.queue[seq] = article_id
+        self.exact.setdefault(doc["x"], seq)
+        if "g" in doc:  # exact copies carry no signature: they add nothing to the near-duplicate buckets
+            for key in band_keys(_unpack(doc["g"]), config.bands):
+                ids = self.bands.setdefault(key, [])
+                if len(ids) < _MAX_BAND_IDS:
+                    ids.append(seq)
+        if "f" in doc:  # originals only: copies are found through their root's story
+            for f in _unpack(doc["f"]):
+                ids = self.stories.setdefault(f, [])
+                ids.append(seq)
+                if len(ids) > _MAX_POSTING_IDS:
+                    del ids[0]
+
+    def remove(self, doc: dict[str, Any], config: DedupConfig) -> None:
+        """Forget one article's record."""
+        seq = int(doc["n"])
+        self.queue.pop(seq, None)
+        pairs: list[tuple[dict[Any, list[int]], Any]] = []
+        if "g" in doc:
+            pairs += [(self.bands, key) for key in band_keys(_unpack(doc["g"]), config.bands)]
+        if "f" in doc:
+            pairs += [(self.stories, f) for f in _unpack(doc["f"])]
+        for table, key in pairs:
+            ids = table.get(key)
+            if ids and seq in ids:
+                ids.remove(seq)
+                if not ids:
+                    del table[key]
+        if self.exact.get(doc["x"]) == seq:
+            del self.exact[doc["x"]]
+
+
+class DedupIndex:
+    """The duplicate and story index: persisted per-article records, derived buckets in memory.
+
+    ``docs`` is the only state that is stored (a changelog-backed Faust table in the service): one
+    JSON-friendly record per indexed article, plus :data:`NEXT_KEY`.  Everything needed to find
+    candidates (LSH buckets, story postings, exact keys, the retention queue) is derived from those
+    records and kept in :class:`Buckets`, rebuilt whenever the stored sequence counter differs from
+    the one in memory: at start-up after the table's recovery, and when a worker takes the sequence
+    partition over from another.  So a decision writes two table entries, not one per bucket.
+    """
+
+    def __init__(self, config: DedupConfig, docs: MutableMapping[str, Any] | None = None) -> None:
         self.config = config
         self.docs: MutableMapping[str, Any] = {} if docs is None else docs
-        self.bands: MutableMapping[str, Any] = {} if bands is None else bands
+        self.buckets = Buckets()
+
+    @property
+    def indexed(self) -> int:
+        """How many articles are indexed (``docs`` also holds the counter)."""
+        return len(self.docs) - (NEXT_KEY in self.docs)
+
+    def sync(self) -> bool:
+        """Rebuild the buckets from ``docs`` if they are out of date; True when it rebuilt."""
+        stored = int(self.docs.get(NEXT_KEY, 0))
+        if stored == self.buckets.next:
+            return False
+        records = sorted(
+            ((doc["n"], key, doc) for key, doc in self.docs.items() if key != NEXT_KEY and isinstance(doc, dict)),
+            key=lambda item: int(item[0]),
+        )
+        self.buckets = Buckets(head=int(records[0][0]) if records else stored, next=stored)
+        for _, article_id, doc in records:
+            self.buckets.add(article_id, doc, self.config)
+        return True
 
     def check(self, article: NormalizedArticle, *, now: float) -> DedupVerdict:
         """Decide whether ``article`` duplicates an indexed one and which story it belongs to, then index it.
@@ -295,6 +371,7 @@ class DedupIndex:
         seen = self.docs.get(article.id)
         if seen is not None:
             return verdict_of(article.id, seen)
+        self.sync()
         self.prune(now=now, limit=self.config.prune_batch)
         fp = fingerprint(article, self.config)
         published = published_time(article, now)
@@ -304,14 +381,14 @@ class DedupIndex:
 
     def _doc_at(self, seq: int, now: float) -> tuple[str, dict[str, Any]] | None:
         """The live (retained) article with sequence number ``seq``."""
-        article_id = self.bands.get(f"q{seq}")
+        article_id = self.buckets.queue.get(seq)
         doc = None if article_id is None else self.docs.get(article_id)
         if article_id is None or doc is None or now - float(doc["t"]) > self.config.retention_s:
             return None
-        return str(article_id), doc
+        return article_id, doc
 
     def _decide(self, article_id: str, fp: Fingerprint, published: float, now: float) -> DedupVerdict:
-        exact_seq = self.bands.get(f"e{fp.exact}")
+        exact_seq = self.buckets.exact.get(fp.exact)
         if exact_seq is not None and (found := self._doc_at(exact_seq, now)) is not None:
             cand_id, doc = found
             return DedupVerdict(
@@ -320,7 +397,7 @@ class DedupIndex:
             )
         best: tuple[str, dict[str, Any]] | None = None
         best_sim = 0.0
-        seqs = {seq for key in fp.bands for seq in self.bands.get(key, ())}
+        seqs = {seq for key in fp.bands for seq in self.buckets.bands.get(key, ())}
         for seq in sorted(seqs):  # ascending: on a tie the earlier article wins
             found = self._doc_at(seq, now)
             if found is None:
@@ -339,7 +416,7 @@ class DedupIndex:
 
     def _story(self, fp: Fingerprint, published: float, now: float) -> str | None:
         """The story of the most similar recent original, or ``None`` when the article starts one."""
-        hits = Counter(chain.from_iterable(self.bands.get(f"s{f:x}", ()) for f in fp.story))
+        hits = Counter(chain.from_iterable(self.buckets.stories.get(f, ()) for f in fp.story))
         best_story, best_sim = None, 0.0
         # Most shared features first (ties: posting order), and only the first few: a busy news
         # day makes common words hit hundreds of articles, the real match shares the most.
@@ -359,9 +436,7 @@ class DedupIndex:
         return best_story
 
     def _index(self, article_id: str, fp: Fingerprint, verdict: DedupVerdict, published: float, now: float) -> None:
-        seq = int(self.bands.get("@next", 0))
-        self.bands["@next"] = seq + 1
-        self.bands[f"q{seq}"] = article_id
+        seq = self.buckets.next
         doc: dict[str, Any] = {"t": round(now, 3), "p": round(published), "n": seq, "x": fp.exact}
         if verdict.similarity:
             doc["m"] = verdict.similarity
@@ -369,22 +444,14 @@ class DedupIndex:
             doc.update(d=verdict.duplicate_of, k=verdict.kind)
         if verdict.story_id and verdict.story_id != article_id:
             doc["s"] = verdict.story_id
-        exact_key = f"e{fp.exact}"
-        if exact_key not in self.bands:
-            self.bands[exact_key] = seq
-        if verdict.kind != "exact":  # an exact copy adds nothing to the near-duplicate buckets
+        if verdict.kind != "exact":
             doc["g"] = _pack(fp.signature)
-            for key in fp.bands:
-                ids = self.bands.get(key, ())
-                if len(ids) < _MAX_BAND_IDS:
-                    self.bands[key] = [*ids, seq]
-        if verdict.status == "unique":  # copies are found through their root's story
+        if verdict.status == "unique":
             doc["f"] = _pack(fp.story)
-            for f in fp.story:
-                key = f"s{f:x}"
-                ids = self.bands.get(key, ())
-                self.bands[key] = [*ids[-(_MAX_POSTING_IDS - 1) :], seq]
         self.docs[article_id] = doc
+        self.docs[NEXT_KEY] = seq + 1
+        self.buckets.next = seq + 1
+        self.buckets.add(article_id, doc, self.config)
 
     def prune(self, *, now: float, limit: int | None = None) -> int:
         """Forget the oldest articles that left the retention window, with their bucket entries.
@@ -392,38 +459,18 @@ class DedupIndex:
         Walks the retention queue from its head, so the cost is proportional to
         what is dropped (``limit`` bounds it per call); returns how many were dropped.
         """
-        head = int(self.bands.get("@head", 0))
-        end = int(self.bands.get("@next", 0))
+        self.sync()
+        buckets = self.buckets
         dropped = 0
-        while head < end and (limit is None or dropped < limit):
-            article_id = self.bands.get(f"q{head}")
+        while buckets.head < buckets.next and (limit is None or dropped < limit):
+            article_id = buckets.queue.get(buckets.head)
             doc = None if article_id is None else self.docs.get(article_id)
-            if doc is not None and doc.get("n") == head:
+            if article_id is not None and doc is not None and doc.get("n") == buckets.head:
                 if now - float(doc["t"]) <= self.config.retention_s:
                     break
-                self._forget(article_id or "", doc)
+                buckets.remove(doc, self.config)
+                del self.docs[article_id]
                 dropped += 1
-            self.bands.pop(f"q{head}", None)
-            head += 1
-        if head != int(self.bands.get("@head", 0)):
-            self.bands["@head"] = head
+            buckets.queue.pop(buckets.head, None)
+            buckets.head += 1
         return dropped
-
-    def _forget(self, article_id: str, doc: dict[str, Any]) -> None:
-        seq = doc["n"]
-        keys: list[str] = []
-        if "g" in doc:
-            keys += band_keys(_unpack(doc["g"]), self.config.bands)
-        if "f" in doc:
-            keys += [f"s{f:x}" for f in _unpack(doc["f"])]
-        for key in keys:
-            ids = self.bands.get(key)
-            if ids and seq in ids:
-                rest = [i for i in ids if i != seq]
-                if rest:
-                    self.bands[key] = rest
-                else:
-                    del self.bands[key]
-        if self.bands.get(f"e{doc['x']}") == seq:
-            del self.bands[f"e{doc['x']}"]
-        del self.docs[article_id]

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from schemas.models import NormalizedArticle, RawArticle
-from services.deduplicator.core import DedupConfig, DedupIndex, fingerprint, similarity
+from services.deduplicator.core import NEXT_KEY, DedupConfig, DedupIndex, fingerprint, similarity
 from services.normalizer.stage import NormalizerStage
 from services.normalizer.textforms import display_form, matching_form
 from tests.variants import EDITS, Original, score_variants, variant
@@ -113,31 +113,58 @@ def test_pruning_removes_every_bucket_entry_of_a_forgotten_article() -> None:
     index.check(article("late", SEED_000), now=20 * DAY)
     fresh = DedupIndex(DedupConfig())
     fresh.check(article("late", SEED_000), now=20 * DAY)
-    assert set(index.docs) == {"late"}
+    assert set(index.docs) == {"late", NEXT_KEY} and index.indexed == 1
     assert _buckets(index) == _buckets(fresh)
     assert index.prune(now=20 * DAY) == 0
 
 
 def _buckets(index: DedupIndex) -> dict[str, object]:
     """Bucket entries with sequence numbers replaced by article ids (two indexes number differently)."""
-    ids = {int(k[1:]): v for k, v in index.bands.items() if k.startswith("q")}
-    out: dict[str, object] = {}
-    for key, value in index.bands.items():
-        if key[0] in "bs":
-            out[key] = sorted(ids[v] for v in value)
-        elif key[0] == "e":
-            out[key] = ids[value]
+    ids = index.buckets.queue
+    out: dict[str, object] = {f"b{k}": sorted(ids[v] for v in seqs) for k, seqs in index.buckets.bands.items()}
+    out |= {f"s{k}": sorted(ids[v] for v in seqs) for k, seqs in index.buckets.stories.items()}
+    out |= {f"e{k}": ids[v] for k, v in index.buckets.exact.items()}
     return out
 
 
 def test_state_restored_from_json_keeps_deciding_the_same() -> None:
-    """Faust tables store the mappings as JSON; an index rebuilt from them (a restart) still finds copies."""
+    """Only ``docs`` is stored (as JSON, in a Faust table); an index over it (a restart) rebuilds its buckets."""
     before = DedupIndex(DedupConfig())
-    before.check(article("s002", SEED_002), now=0)
+    before.check(article("s000", SEED_000), now=0)
+    before.check(article("s002", SEED_002), now=1)
     docs = orjson.loads(orjson.dumps(dict(before.docs)))
-    bands = orjson.loads(orjson.dumps(dict(before.bands)))
-    after = DedupIndex(DedupConfig(), docs=docs, bands=bands)
-    assert after.check(article("copy", near_copy_of_002()), now=1).duplicate_of == "s002"
+    after = DedupIndex(DedupConfig(), docs=docs)
+    assert after.sync() is True and after.sync() is False
+    assert _buckets(after) == _buckets(before)
+    verdict = after.check(article("copy", near_copy_of_002()), now=2)
+    assert verdict.duplicate_of == "s002"
+    assert verdict.story_id == before.docs["s002"].get("s", "s002")
+
+
+def test_buckets_are_rebuilt_when_another_worker_moved_the_index_on() -> None:
+    """Failover: a worker whose buckets are older than the stored records must not decide from them."""
+    shared: dict[str, object] = {}
+    worker_a = DedupIndex(DedupConfig(), docs=shared)
+    worker_a.check(article("s000", SEED_000), now=0)
+    worker_b = DedupIndex(DedupConfig(), docs=shared)  # takes the sequence partition over
+    worker_b.check(article("s002", SEED_002), now=1)
+    # worker A gets the partition back: it must see s002, which it never indexed itself
+    assert worker_a.check(article("copy", near_copy_of_002()), now=2).duplicate_of == "s002"
+
+
+def test_a_decision_writes_two_records() -> None:
+    """The stored state per decision is the article's record and the counter, whatever the bucket count."""
+
+    class CountingDict(dict[str, object]):
+        writes = 0
+
+        def __setitem__(self, key: str, value: object) -> None:
+            CountingDict.writes += 1
+            super().__setitem__(key, value)
+
+    docs = CountingDict()
+    DedupIndex(DedupConfig(), docs=docs).check(article("s002", SEED_002), now=0)
+    assert CountingDict.writes == 2
 
 
 def test_signature_similarity_tracks_content_overlap() -> None:
@@ -215,7 +242,7 @@ def test_state_stays_bounded_over_a_long_stream() -> None:
             # a new sentence per day makes each day's articles new content, not copies of older days
             raw["body"] = f"{raw['body']}\n\nday {day} item {i} " + " ".join(f"w{day}x{i}x{j}" for j in range(30))
             index.check(normalized(raw), now=day * DAY + i)
-        sizes.append((len(index.docs), len(index.bands)))
+        sizes.append((index.indexed, len(_buckets(index))))
     assert max(d for d, _ in sizes) <= 15 * 12
     assert sizes[-1][1] <= 1.1 * sizes[29][1], "bucket count must level off once pruning keeps up"
 
