@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress
 from pathlib import Path
 from typing import Final, cast
 
@@ -95,6 +95,9 @@ _F_GAZ: Final = 1
 _F_CTX: Final = 2
 _F_ORG: Final = 4
 _F_PERSON: Final = 8
+# The passes in the order they run (see :meth:`Gazetteer.positions`).
+_PASS_FLAGS: Final = (_F_GAZ, _F_ORG, _F_CTX, _F_PERSON)
+_PASS_TABLES: Final = tuple(bytes(b & flag for b in range(256)) for flag in _PASS_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,10 @@ class _Alias:
     kind: int
     latin: bool  # Latin-script alias: needs capitalised display tokens
     acronym: bool  # all-capitals alias ("US", "UN"): the display must be all capitals too
+
+
+# A form of a token that starts an alias: (stem, proclitic length, longest alias in tokens, one-token alias).
+_Starter = tuple[str, int, int, _Alias | None]
 
 
 @dataclass(slots=True)
@@ -117,10 +124,13 @@ class Gazetteer:
     nisba: dict[str, int] = field(default_factory=dict, repr=False)
     # The same, counting nisba adjectives too.
     max_len_adj: dict[str, int] = field(default_factory=dict, repr=False)
-    _starters: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
-    _starters_adj: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict, repr=False)
+    _starters: dict[str, tuple[_Starter, ...]] = field(default_factory=dict, repr=False)
+    _starters_adj: dict[str, tuple[_Starter, ...]] = field(default_factory=dict, repr=False)
     _flags: dict[str, int] = field(default_factory=dict, repr=False)
     _flags_adj: dict[str, int] = field(default_factory=dict, repr=False)
+    # Every prefix of 2 tokens or more of an alias key (the key itself included): a match is extended
+    # only while the tokens read so far start some alias.
+    _prefixes: set[tuple[str, ...]] = field(default_factory=set, repr=False)
 
     @classmethod
     def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
@@ -171,6 +181,7 @@ class Gazetteer:
         letters = [c for c in alias if c.isalpha()]
         acronym = latin and len(key) <= 2 and all(c.isupper() for c in letters) and len(letters) <= 5
         self.index[key] = _Alias(entry, kind, latin, acronym)
+        self._prefixes.update(key[:length] for length in range(2, len(key) + 1))
         lengths = [self.max_len_adj] if kind == _ADJ else [self.max_len, self.max_len_adj]
         for table in lengths:
             if table.get(key[0], 0) < len(key):
@@ -180,28 +191,49 @@ class Gazetteer:
         return len(self.entries)
 
     def classify(self, tok: str, nisba: bool = False) -> int:
-        """Which passes token ``tok`` may open (bits _F_GAZ, _F_CTX, _F_ORG); cached per token."""
-        cache = self._flags_adj if nisba else self._flags
-        hit = cache.get(tok)
+        """Which passes token ``tok`` may open (bits _F_GAZ, _F_CTX, _F_ORG, _F_PERSON); cached per token."""
+        hit = (self._flags_adj if nisba else self._flags).get(tok)
         if hit is None:
-            if len(cache) > 200_000:
-                cache.clear()
-            stems = _strip(tok)
-            hit = ((_F_GAZ if self.starters(tok, nisba) else 0) | (0 if stems.isdisjoint(_TRIGGERS) else _F_CTX)
-                   | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG)
-                   | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON))
-            cache[tok] = hit
+            self._learn({tok}, nisba)
+            hit = (self._flags_adj if nisba else self._flags)[tok]
         return hit
 
-    def starters(self, tok: str, nisba: bool = False) -> tuple[tuple[str, int, int], ...]:
-        """(stem, proclitic length, longest alias in tokens) for each form of ``tok`` that starts an alias."""
+    def _learn(self, toks: set[str], nisba: bool) -> None:
+        """Classify tokens not seen before (``toks``: none of them in the cache) and record their passes."""
+        cache = self._flags_adj if nisba else self._flags
+        if len(cache) + len(toks) > 200_000:
+            cache.clear()
+        for tok in toks:
+            stems = _strip(tok)
+            cache[tok] = ((_F_GAZ if self.starters(tok, nisba) else 0)
+                          | (0 if stems.isdisjoint(_TRIGGERS) else _F_CTX)
+                          | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG)
+                          | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON))
+
+    def positions(self, toks: list[str], vocab: set[str], nisba: bool = False) -> list[list[int]]:
+        """For each pass of _PASS_FLAGS, the positions of the tokens that may open it (``vocab``: set(toks))."""
+        cache = self._flags_adj if nisba else self._flags
+        missing = vocab.difference(cache)
+        if missing:
+            self._learn(missing, nisba)
+        # All in C loops: the flags of every token (one byte each), the positions with any flag, then one
+        # filter per pass (bytes.translate keeps the pass's bit of each byte).
+        flags = bytes(map(cache.__getitem__, toks))
+        flagged = list(compress(range(len(toks)), flags))
+        present = bytes(compress(flags, flags))
+        return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
+
+    def starters(self, tok: str, nisba: bool = False) -> tuple[_Starter, ...]:
+        """(stem, proclitic length, longest alias in tokens, the one-token alias or None) for each form of
+        ``tok`` that starts an alias."""
         cache = self._starters_adj if nisba else self._starters
         hit = cache.get(tok)
         if hit is None:
             if len(cache) > 200_000:
                 cache.clear()
             lengths = self.max_len_adj if nisba else self.max_len
-            hit = tuple((stem, cut, lengths[stem]) for stem, cut in _candidates(tok) if stem in lengths)
+            hit = tuple((stem, cut, lengths[stem], self.index.get((stem,))) for stem, cut in _candidates(tok)
+                        if stem in lengths)
             cache[tok] = hit
         return hit
 
@@ -442,16 +474,13 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
         raise ValueError("match_text must have the same length as text")
     doc = _Doc(text, match_text)
     spans: list[_Span] = []
-    # One scan over the distinct words decides which positions deserve a closer look.
+    # The distinct words (classified once, cached across articles) decide which positions deserve a closer look.
     vocab = set(doc.toks)
-    classify = gazetteer.classify
-    flags = {t: f for t in vocab if (f := classify(t, nisba))}
-    toks = doc.toks
-    positions = [k for k in range(len(toks)) if toks[k] in flags]
-    _gazetteer_pass(doc, gazetteer, spans, nisba, [k for k in positions if flags[toks[k]] & _F_GAZ])
-    _org_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_ORG])
-    _context_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_CTX])
-    _people_pass(doc, gazetteer, spans, [k for k in positions if flags[toks[k]] & _F_PERSON])
+    gaz_at, org_at, ctx_at, person_at = gazetteer.positions(doc.toks, vocab, nisba)
+    _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at)
+    _org_pass(doc, gazetteer, spans, org_at)
+    _context_pass(doc, gazetteer, spans, ctx_at)
+    _people_pass(doc, gazetteer, spans, person_at)
     _short_form_pass(doc, spans, vocab)
     kept = _filter_ambiguous(doc, spans)
     kept.sort(key=lambda s: s.start)
@@ -462,43 +491,52 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
 
 
 def _claim(doc: _Doc, spans: list[_Span], span: _Span) -> None:
-    for k in range(span.first, span.last + 1):
-        doc.owner[k] = len(spans)
+    doc.owner[span.first:span.last + 1] = [len(spans)] * (span.last - span.first + 1)
     spans.append(span)
 
 
 def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, positions: list[int]) -> None:
-    toks, n = doc.toks, len(doc.toks)
-    starters = gaz.starters
+    toks, n, owner, cum, entries = doc.toks, len(doc.toks), doc.owner, doc._cum, gaz.entries
+    cache = gaz._starters_adj if nisba else gaz._starters
+    starters, index, prefixes, joined = gaz.starters, gaz.index, gaz._prefixes, doc.joined
     after = 0  # first token not yet consumed by a match
     for i in positions:
         if i < after:
             continue
-        cands = starters(toks[i], nisba)
-        best: tuple[int, int, _Alias] | None = None  # (length, proclitic length, alias)
-        for stem, cut, longest in cands:
-            if best is not None and longest <= best[0]:
+        tok = toks[i]
+        best: _Alias | None = None
+        length = cut = 0  # of the best match: tokens, proclitic length
+        for stem, stem_cut, longest, alias in cache.get(tok) or starters(tok, nisba):
+            if longest <= length:
                 continue
-            # Extend only while the tokens are joined in one phrase.
-            reach = 1
-            while reach < longest and i + reach < n and doc.joined(i + reach - 1):
-                reach += 1
-            for length in range(reach, 0, -1):
-                if best is not None and length <= best[0]:
+            found = [(1, alias)] if alias is not None else []
+            if longest > 1:
+                # The longer aliases: read on while the tokens are joined in one phrase and still start some alias.
+                key: tuple[str, ...] = (stem,)
+                k = i
+                while k + 1 - i < longest and k + 1 < n and joined(k) and (key := (*key, toks[k + 1])) in prefixes:
+                    k += 1
+                    alias = index.get(key)
+                    if alias is not None:
+                        found.append((k + 1 - i, alias))
+            for size, alias in reversed(found):
+                if size <= length:
                     break
-                key = (stem, *toks[i + 1:i + length])
-                alias = gaz.index.get(key)
-                if alias is None or (alias.kind == _ADJ and not nisba):
+                if alias.kind == _ADJ and not nisba:
                     continue
-                if alias.latin and (cut or not _latin_ok(doc, i, i + length - 1, alias)):
+                if alias.latin and (stem_cut or not _latin_ok(doc, i, i + size - 1, alias)):
                     continue
-                best = (length, cut, alias)
+                best, length, cut = alias, size, stem_cut
                 break
         if best is None:
             continue
-        length, cut, alias = best
-        entry = gaz.entries[alias.entry]
-        if entry.type == "LOC" and _inside_facility(doc, i, i + length - 1, cut):
+        alias = best
+        entry = entries[alias.entry]
+        last = i + length - 1
+        # (The membership tests first: they rule out almost every place without a call.)
+        if entry.type == "LOC" and ((cut == 0 and i > 0 and toks[i - 1] in _FACILITY_HEADS)
+                                    or (last + 1 < n and toks[last + 1] in _EN_FACILITY_TAILS)) \
+                and _inside_facility(doc, i, last, cut):
             after = i + length
             template = _ORG_FACILITIES.get(toks[i - 1]) if i > 0 and cut == 0 else None
             if template is not None and doc.joined(i - 1) and doc.owner[i - 1] < 0:
@@ -507,9 +545,11 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
                                          template.format(entry.name), CONF_ORG_PATTERN))
             continue
         conf = (CONF_MULTI if length > 1 else CONF_SINGLE) if alias.kind == _NAME else _KIND_CONF[alias.kind]
-        _claim(doc, spans, _Span(i, i + length - 1, doc.start(i) + cut, doc.end(i + length - 1),
-                                 entry.type, entry.id, entry.name, conf, alias.kind))
-        after = i + length
+        # _claim, inlined: this is the most frequent claim.
+        owner[i:last + 1] = [len(spans)] * length
+        spans.append(_Span(i, last, cum[2 * i + 1] + cut, cum[2 * last + 2], entry.type, entry.id, entry.name, conf,
+                           alias.kind))
+        after = last + 1
 
 
 @lru_cache(maxsize=1 << 17)
@@ -1039,11 +1079,11 @@ CONF_ORG_PATTERN: Final = 0.6
 
 def _inside_facility(doc: _Doc, first: int, last: int, cut: int) -> bool:
     """Is the place at tokens first..last the name of a facility ("محطة دنيبرو", "Kakhovka Dam")?"""
-    if cut == 0 and first > 0 and doc.joined(first - 1) and doc.toks[first - 1] in _FACILITY_HEADS \
+    if cut == 0 and first > 0 and doc.toks[first - 1] in _FACILITY_HEADS and doc.joined(first - 1) \
             and doc.owner[first - 1] < 0:
         return True
     nxt = last + 1
-    return nxt < len(doc.toks) and doc.joined(last) and doc.toks[nxt] in _EN_FACILITY_TAILS \
+    return nxt < len(doc.toks) and doc.toks[nxt] in _EN_FACILITY_TAILS and doc.joined(last) \
         and _capitalised(doc.word(nxt))
 
 
