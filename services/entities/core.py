@@ -106,10 +106,13 @@ class _Alias:
     kind: int
     latin: bool  # Latin-script alias: needs capitalised display tokens
     acronym: bool  # all-capitals alias ("US", "UN"): the display must be all capitals too
+    plain: bool = True  # neither a nisba adjective nor Latin: acceptable wherever it matches (see _accepts)
 
 
-# A form of a token that starts an alias: (stem, proclitic length, longest alias in tokens, one-token alias).
-_Starter = tuple[str, int, int, _Alias | None]
+# A form of a token that starts an alias: (stem, proclitic length, longest alias in tokens, one-token alias,
+# the tokens that may follow the stem in a longer alias).
+_Starter = tuple[str, int, int, _Alias | None, frozenset[str] | set[str]]
+_NOTHING: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -131,6 +134,8 @@ class Gazetteer:
     # Every prefix of 2 tokens or more of an alias key (the key itself included): a match is extended
     # only while the tokens read so far start some alias.
     _prefixes: set[tuple[str, ...]] = field(default_factory=set, repr=False)
+    # First token -> the second tokens of the aliases of two tokens or more that start with it.
+    _seconds: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
@@ -180,8 +185,10 @@ class Gazetteer:
         latin = not _ARABIC.search(alias)
         letters = [c for c in alias if c.isalpha()]
         acronym = latin and len(key) <= 2 and all(c.isupper() for c in letters) and len(letters) <= 5
-        self.index[key] = _Alias(entry, kind, latin, acronym)
+        self.index[key] = _Alias(entry, kind, latin, acronym, plain=kind != _ADJ and not latin)
         self._prefixes.update(key[:length] for length in range(2, len(key) + 1))
+        if len(key) > 1:
+            self._seconds.setdefault(key[0], set()).add(key[1])
         lengths = [self.max_len_adj] if kind == _ADJ else [self.max_len, self.max_len_adj]
         for table in lengths:
             if table.get(key[0], 0) < len(key):
@@ -224,16 +231,16 @@ class Gazetteer:
         return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
 
     def starters(self, tok: str, nisba: bool = False) -> tuple[_Starter, ...]:
-        """(stem, proclitic length, longest alias in tokens, the one-token alias or None) for each form of
-        ``tok`` that starts an alias."""
+        """(stem, proclitic length, longest alias in tokens, the one-token alias or None, the tokens that may
+        come next in a longer alias) for each form of ``tok`` that starts an alias."""
         cache = self._starters_adj if nisba else self._starters
         hit = cache.get(tok)
         if hit is None:
             if len(cache) > 200_000:
                 cache.clear()
             lengths = self.max_len_adj if nisba else self.max_len
-            hit = tuple((stem, cut, lengths[stem], self.index.get((stem,))) for stem, cut in _candidates(tok)
-                        if stem in lengths)
+            hit = tuple((stem, cut, lengths[stem], self.index.get((stem,)), self._seconds.get(stem, _NOTHING))
+                        for stem, cut in _candidates(tok) if stem in lengths)
             cache[tok] = hit
         return hit
 
@@ -495,6 +502,13 @@ def _claim(doc: _Doc, spans: list[_Span], span: _Span) -> None:
     spans.append(span)
 
 
+def _accepts(doc: _Doc, i: int, size: int, cut: int, alias: _Alias, nisba: bool) -> bool:
+    """May ``alias`` be read at tokens i..i+size-1 (the first without its ``cut`` proclitic letters)?"""
+    if alias.kind == _ADJ and not nisba:
+        return False
+    return not alias.latin or (not cut and _latin_ok(doc, i, i + size - 1, alias))
+
+
 def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, positions: list[int]) -> None:
     toks, n, owner, cum, entries = doc.toks, len(doc.toks), doc.owner, doc._cum, gaz.entries
     cache = gaz._starters_adj if nisba else gaz._starters
@@ -504,33 +518,39 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
         if i < after:
             continue
         tok = toks[i]
-        best: _Alias | None = None
-        length = cut = 0  # of the best match: tokens, proclitic length
-        for stem, stem_cut, longest, alias in cache.get(tok) or starters(tok, nisba):
-            if longest <= length:
+        cands = cache.get(tok) or starters(tok, nisba)
+        stem, cut, longest, alias, seconds = cands[0]
+        if len(cands) == 1 and (longest == 1 or i + 1 >= n or toks[i + 1] not in seconds):
+            # The common case: one form of the token and no longer alias can start here: its one-token alias.
+            if alias is None or not (alias.plain or _accepts(doc, i, 1, cut, alias, nisba)):
                 continue
-            found = [(1, alias)] if alias is not None else []
-            if longest > 1:
-                # The longer aliases: read on while the tokens are joined in one phrase and still start some alias.
-                key: tuple[str, ...] = (stem,)
-                k = i
-                while k + 1 - i < longest and k + 1 < n and joined(k) and (key := (*key, toks[k + 1])) in prefixes:
-                    k += 1
-                    alias = index.get(key)
-                    if alias is not None:
-                        found.append((k + 1 - i, alias))
-            for size, alias in reversed(found):
-                if size <= length:
-                    break
-                if alias.kind == _ADJ and not nisba:
+            length = 1
+        else:
+            best: _Alias | None = None
+            length = cut = 0  # of the best match: tokens, proclitic length
+            for stem, stem_cut, longest, alias, seconds in cands:
+                if longest <= length:
                     continue
-                if alias.latin and (stem_cut or not _latin_ok(doc, i, i + size - 1, alias)):
-                    continue
-                best, length, cut = alias, size, stem_cut
-                break
-        if best is None:
-            continue
-        alias = best
+                found = [(1, alias)] if alias is not None else []
+                if longest > 1 and i + 1 < n and toks[i + 1] in seconds:
+                    # The longer aliases: read on while the tokens are joined in one phrase and still start one.
+                    key: tuple[str, ...] = (stem,)
+                    k = i
+                    while k + 1 - i < longest and k + 1 < n and joined(k) \
+                            and (key := (*key, toks[k + 1])) in prefixes:
+                        k += 1
+                        alias = index.get(key)
+                        if alias is not None:
+                            found.append((k + 1 - i, alias))
+                for size, alias in reversed(found):
+                    if size <= length:
+                        break
+                    if alias.plain or _accepts(doc, i, size, stem_cut, alias, nisba):
+                        best, length, cut = alias, size, stem_cut
+                        break
+            if best is None:
+                continue
+            alias = best
         entry = entries[alias.entry]
         last = i + length - 1
         # (The membership tests first: they rule out almost every place without a call.)
