@@ -63,7 +63,7 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from itertools import chain, pairwise
+from itertools import chain, compress, pairwise
 from operator import itemgetter, mul
 from pathlib import Path
 from typing import Any
@@ -476,11 +476,12 @@ class DedupIndex:
         hits = Counter(chain.from_iterable(self.buckets.stories.get(f, ()) for f in fp.story))
         best_story, best_sim = None, 0.0
         # Most shared features first (ties: posting order), and only the first few: a busy news
-        # day makes common words hit hundreds of articles, the real match shares the most.
-        # (``sorted`` is stable: the same order as ``hits.most_common``, without its Python-level heap.)
-        for seq, shared in sorted(hits.items(), key=itemgetter(1), reverse=True)[:_MAX_STORY_CANDIDATES]:
-            if shared < self.config.story_min_shared:
-                break
+        # day makes common words hit hundreds of articles, the real match shares the most.  Only
+        # articles sharing at least ``story_min_shared`` features qualify, so only they are ranked
+        # (``sorted`` is stable: the order of ``hits.most_common``, without its Python-level heap).
+        enough = map(self.config.story_min_shared.__le__, hits.values())
+        ranked = sorted(compress(hits.items(), enough), key=itemgetter(1), reverse=True)
+        for seq, shared in ranked[:_MAX_STORY_CANDIDATES]:
             found = self._doc_at(seq, now)
             if found is None:
                 continue
