@@ -217,15 +217,16 @@ class Gazetteer:
                           | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG)
                           | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON))
 
-    def positions(self, toks: list[str], vocab: set[str], nisba: bool = False) -> list[list[int]]:
-        """For each pass of _PASS_FLAGS, the positions of the tokens that may open it (``vocab``: set(toks))."""
+    def positions(self, toks: list[str], nisba: bool = False) -> list[list[int]]:
+        """For each pass of _PASS_FLAGS, the positions of the tokens that may open it."""
         cache = self._flags_adj if nisba else self._flags
-        missing = vocab.difference(cache)
-        if missing:
-            self._learn(missing, nisba)
         # All in C loops: the flags of every token (one byte each), the positions with any flag, then one
         # filter per pass (bytes.translate keeps the pass's bit of each byte).
-        flags = bytes(map(cache.__getitem__, toks))
+        try:
+            flags = bytes(map(cache.__getitem__, toks))
+        except KeyError:  # words not seen before: classify them first
+            self._learn(set(toks).difference(cache), nisba)
+            flags = bytes(map(cache.__getitem__, toks))
         flagged = list(compress(range(len(toks)), flags))
         present = bytes(compress(flags, flags))
         return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
@@ -283,6 +284,7 @@ def _nisba_forms(stem: str) -> tuple[str, ...]:
     return (stem, stem + "ة", "ال" + stem, "ال" + stem + "ة")
 
 
+@lru_cache(maxsize=1 << 14)
 def _slug(text: str) -> str:
     return "-".join(m.group() for m in _TOKEN.finditer(text.lower())) or "x"
 
@@ -481,14 +483,13 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
         raise ValueError("match_text must have the same length as text")
     doc = _Doc(text, match_text)
     spans: list[_Span] = []
-    # The distinct words (classified once, cached across articles) decide which positions deserve a closer look.
-    vocab = set(doc.toks)
-    gaz_at, org_at, ctx_at, person_at = gazetteer.positions(doc.toks, vocab, nisba)
+    # The words (classified once, cached across articles) decide which positions deserve a closer look.
+    gaz_at, org_at, ctx_at, person_at = gazetteer.positions(doc.toks, nisba)
     _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at)
     _org_pass(doc, gazetteer, spans, org_at)
     _context_pass(doc, gazetteer, spans, ctx_at)
     _people_pass(doc, gazetteer, spans, person_at)
-    _short_form_pass(doc, spans, vocab)
+    _short_form_pass(doc, spans)
     kept = _filter_ambiguous(doc, spans)
     kept.sort(key=lambda s: s.start)
     # One validation call for the whole list is several times faster than one model at a time.
@@ -603,7 +604,7 @@ def _ministry(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int) -> int | No
     toks, n = doc.toks, len(doc.toks)
     stems = _strip(toks[i])
     cut = 0
-    if any(s == "وزاره" for s in stems):
+    if "وزاره" in stems:
         cut = len(toks[i]) - len("وزاره") if toks[i].endswith("وزاره") else 0
         if i + 1 >= n or doc.owner[i + 1] >= 0 or not doc.joined(i) or toks[i + 1] not in _MINISTRIES:
             return None
@@ -632,8 +633,13 @@ _STOP_DISPLAY: Final = _words(
 
 
 def _arabic_name_token(tok: str, gaz: Gazetteer, word: str = "") -> bool:
-    return (len(tok) >= 2 and word not in _STOP_DISPLAY and not _any_in(tok, _STOP) and not tok.isdigit()
-            and bool(_ARABIC.match(tok)) and tok not in gaz.nisba)
+    return word not in _STOP_DISPLAY and _arabic_word(tok) and tok not in gaz.nisba
+
+
+@lru_cache(maxsize=1 << 17)
+def _arabic_word(tok: str) -> bool:
+    """An Arabic word of two letters or more, not a number and not a function word (cached: tokens repeat)."""
+    return len(tok) >= 2 and not _any_in(tok, _STOP) and not tok.isdigit() and bool(_ARABIC.match(tok))
 
 
 def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int) -> int | None:
@@ -989,7 +995,7 @@ def _english_reported_person(doc: _Doc, spans: list[_Span], i: int, headlines: d
     return None
 
 
-def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
+def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     """A multi-word person's last name, alone elsewhere in the article, is the same person."""
     short: dict[str, tuple[int, str]] = {}  # family name -> (span index, prefix: "عبد" of "عبد المنعم")
     for idx, s in enumerate(spans):
@@ -1003,8 +1009,7 @@ def _short_form_pass(doc: _Doc, spans: list[_Span], vocab: set[str]) -> None:
     owner, toks = doc.owner, doc.toks
     forms = {p + surname for surname in short for p in ("", *_PROCLITICS)}
     forms |= {p + surname[2:] for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
-    wanted = vocab & forms
-    for i in [k for k, t in enumerate(toks) if t in wanted]:
+    for i in list(compress(range(len(toks)), map(forms.__contains__, toks))):
         if owner[i] >= 0:
             continue
         for stem, cut in _candidates(toks[i]):

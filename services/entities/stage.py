@@ -28,5 +28,7 @@ class EntitiesStage:
         entities = extract_entities(
             message.text, message.match_text, gazetteer=self.gazetteer, language=message.language
         )
-        article = EnrichedArticle(**message.model_dump(), entities=entities)
+        # The message's own field values (``__dict__``: no dump to dicts and back), validated once more with the
+        # entities; nested models already validated (the verdict, the entities) are taken as they are.
+        article = EnrichedArticle.model_validate({**message.__dict__, "entities": entities})
         return [Output("enriched", article.id, article)]
