@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress
+from operator import attrgetter
 from pathlib import Path
 from typing import Final, cast
 
@@ -491,7 +492,7 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     _people_pass(doc, gazetteer, spans, person_at)
     _short_form_pass(doc, spans)
     kept = _filter_ambiguous(doc, spans)
-    kept.sort(key=lambda s: s.start)
+    kept.sort(key=attrgetter("start"))
     # One validation call for the whole list is several times faster than one model at a time.
     return _ENTITY_LIST.validate_python(
         [{"text": text[s.start:s.end], "type": s.type, "canonical": s.canonical, "name": s.name,
@@ -666,7 +667,7 @@ def _arabic_titled_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int)
         skipped += 1
     if j >= n or not doc.joined(j - 1):
         return None
-    if j == i + 1 and toks[i] in _AMBIGUOUS_TITLES and _given_cut(toks[j], _NAMES.given_ar | _NAMES.given_ar_common) \
+    if j == i + 1 and toks[i] in _AMBIGUOUS_TITLES and _given_cut(toks[j], _GIVEN_AR_ANY) \
             is None:
         return None  # "الفريق قدم أداء جيدا": the team, not a general
     last = _arabic_name_end(doc, gaz, j)
@@ -694,10 +695,11 @@ def _arabic_name_end(doc: _Doc, gaz: Gazetteer, j: int) -> int | None:
     last = -1
     compound = False
     joiner = False  # بن/آل/ولد: "علي بن أحمد الكواري" may take a definite third unit
+    text, cum, owner, nisba = doc.text, doc._cum, doc.owner, gaz.nisba
     while k < n and units < 3:
         tok = toks[k]
-        word = doc.word(k)
-        if doc.owner[k] >= 0 or not _arabic_name_token(tok, gaz, word) or word.startswith("لل"):
+        word = text[cum[2 * k + 1]:cum[2 * k + 2]]  # doc.word(k)
+        if owner[k] >= 0 or word in _STOP_DISPLAY or not _arabic_word(tok) or tok in nisba or word.startswith("لل"):
             break  # "للموسيقى": ل + article, a genitive, never part of a name
         if units > 0 and tok in _NAME_SUFFIXES:  # "بهي الدين", "عبد الله": part of the last unit
             last = k
@@ -806,8 +808,23 @@ _EN_THING_NOUNS: Final = _words(
     "line fire river lake mountain mountains island islands bay sea valley square road avenue park center "
     "centre hall tower day cup trophy prize award institute doctrine plan act law accords agreement treaty "
     "canal gate hotel mosque church cathedral school college museum library stadium arena festival")
+_GIVEN_AR_ANY: Final = _NAMES.given_ar | _NAMES.given_ar_common
 _PERSON_TRIGGERS: Final = _REPORT_AR | _REPORT_EN | _NAMES.given_ar | _NAMES.given_en
 _SENTENCE_END: Final = frozenset(".!?\n:؟")
+
+
+_OPENS_AR_REPORT: Final = 1
+_OPENS_AR_GIVEN: Final = 2
+_OPENS_EN_REPORT: Final = 3
+_OPENS_EN_NAME: Final = 4
+
+
+@lru_cache(maxsize=1 << 17)
+def _people_opener(tok: str) -> int:
+    """How token ``tok`` may open a person in the people pass (cached: tokens repeat)."""
+    if _ARABIC.match(tok):
+        return _OPENS_AR_GIVEN if _strip(tok).isdisjoint(_REPORT_AR) else _OPENS_AR_REPORT
+    return _OPENS_EN_REPORT if tok in _REPORT_EN else _OPENS_EN_NAME
 
 
 def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[int]) -> None:
@@ -820,14 +837,13 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
             continue
         tok = toks[i]
         end: int | None = None
-        if _ARABIC.match(tok):
-            stems = _strip(tok)
-            if not stems.isdisjoint(_REPORT_AR):
-                if i + 1 < n and doc.joined(i) and owner[i + 1] < 0:
-                    end = _arabic_reported_person(doc, gaz, spans, i + 1)
-            else:
-                end = _arabic_given_person(doc, gaz, spans, i, _NAMES.given_ar)
-        elif tok in _REPORT_EN:
+        kind = _people_opener(tok)
+        if kind == _OPENS_AR_REPORT:
+            if i + 1 < n and doc.joined(i) and owner[i + 1] < 0:
+                end = _arabic_reported_person(doc, gaz, spans, i + 1)
+        elif kind == _OPENS_AR_GIVEN:
+            end = _arabic_given_person(doc, gaz, spans, i, _NAMES.given_ar)
+        elif kind == _OPENS_EN_REPORT:
             end = _english_reported_person(doc, spans, i, headlines)
         elif _capitalised(doc.word(i)) and not _title_case_line(doc, i, headlines):
             last = _en_run(doc, i)
@@ -840,8 +856,10 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
             after = end + 1
 
 
+@lru_cache(maxsize=1 << 17)
 def _given_cut(tok: str, given: frozenset[str]) -> int | None:
-    """The proclitic length before a given name in ``tok`` ("لنجيب" -> 1), or None."""
+    """The proclitic length before a given name in ``tok`` ("لنجيب" -> 1), or None (cached: ``given`` is one of
+    a few module-level sets)."""
     return next((cut for stem, cut in _candidates(tok) if stem in given), None)
 
 
@@ -1055,7 +1073,7 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
                     rejected.discard(idx)
                     changed = True
                     break
-    return [s for idx, s in enumerate(spans) if idx not in rejected]
+    return [s for idx, s in enumerate(spans) if idx not in rejected] if rejected else list(spans)
 
 
 # ---------------------------------------------------------------------------------------------
