@@ -107,12 +107,17 @@ class _Alias:
     kind: int
     latin: bool  # Latin-script alias: needs capitalised display tokens
     acronym: bool  # all-capitals alias ("US", "UN"): the display must be all capitals too
-    plain: bool = True  # neither a nisba adjective nor Latin: acceptable wherever it matches (see _accepts)
+    plain: bool  # neither a nisba adjective nor Latin: acceptable wherever it matches (see _accepts)
+    # What a match claims (the entry's type, id and name; the confidence for this alias's kind and length).
+    etype: EntityType
+    canonical: str
+    name: str
+    conf: float
 
 
 # A form of a token that starts an alias: (stem, proclitic length, longest alias in tokens, one-token alias,
-# the tokens that may follow the stem in a longer alias).
-_Starter = tuple[str, int, int, _Alias | None, frozenset[str] | set[str]]
+# the tokens that may follow the stem in a longer alias, whether it is the token's only such form).
+_Starter = tuple[str, int, int, _Alias | None, frozenset[str] | set[str], bool]
 _NOTHING: Final[frozenset[str]] = frozenset()
 
 
@@ -186,7 +191,10 @@ class Gazetteer:
         latin = not _ARABIC.search(alias)
         letters = [c for c in alias if c.isalpha()]
         acronym = latin and len(key) <= 2 and all(c.isupper() for c in letters) and len(letters) <= 5
-        self.index[key] = _Alias(entry, kind, latin, acronym, plain=kind != _ADJ and not latin)
+        conf = (CONF_MULTI if len(key) > 1 else CONF_SINGLE) if kind == _NAME else _KIND_CONF[kind]
+        known = self.entries[entry]
+        self.index[key] = _Alias(entry, kind, latin, acronym, kind != _ADJ and not latin, known.type, known.id,
+                                 known.name, conf)
         self._prefixes.update(key[:length] for length in range(2, len(key) + 1))
         if len(key) > 1:
             self._seconds.setdefault(key[0], set()).add(key[1])
@@ -229,20 +237,21 @@ class Gazetteer:
             self._learn(set(toks).difference(cache), nisba)
             flags = bytes(map(cache.__getitem__, toks))
         flagged = list(compress(range(len(toks)), flags))
-        present = bytes(compress(flags, flags))
+        present = flags.replace(b"\0", b"")  # the non-zero flags, in order
         return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
 
     def starters(self, tok: str, nisba: bool = False) -> tuple[_Starter, ...]:
         """(stem, proclitic length, longest alias in tokens, the one-token alias or None, the tokens that may
-        come next in a longer alias) for each form of ``tok`` that starts an alias."""
+        come next in a longer alias, the only form?) for each form of ``tok`` that starts an alias."""
         cache = self._starters_adj if nisba else self._starters
         hit = cache.get(tok)
         if hit is None:
             if len(cache) > 200_000:
                 cache.clear()
             lengths = self.max_len_adj if nisba else self.max_len
-            hit = tuple((stem, cut, lengths[stem], self.index.get((stem,)), self._seconds.get(stem, _NOTHING))
-                        for stem, cut in _candidates(tok) if stem in lengths)
+            forms = [(stem, cut) for stem, cut in _candidates(tok) if stem in lengths]
+            hit = tuple((stem, cut, lengths[stem], self.index.get((stem,)), self._seconds.get(stem, _NOTHING),
+                         len(forms) == 1) for stem, cut in forms)
             cache[tok] = hit
         return hit
 
@@ -521,8 +530,8 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
             continue
         tok = toks[i]
         cands = cache.get(tok) or starters(tok, nisba)
-        stem, cut, longest, alias, seconds = cands[0]
-        if len(cands) == 1 and (longest == 1 or i + 1 >= n or toks[i + 1] not in seconds):
+        stem, cut, longest, alias, seconds, only = cands[0]
+        if only and (longest == 1 or i + 1 >= n or toks[i + 1] not in seconds):
             # The common case: one form of the token and no longer alias can start here: its one-token alias.
             if alias is None or not (alias.plain or _accepts(doc, i, 1, cut, alias, nisba)):
                 continue
@@ -530,7 +539,7 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
         else:
             best: _Alias | None = None
             length = cut = 0  # of the best match: tokens, proclitic length
-            for stem, stem_cut, longest, alias, seconds in cands:
+            for stem, stem_cut, longest, alias, seconds, _ in cands:
                 if longest <= length:
                     continue
                 found = [(1, alias)] if alias is not None else []
@@ -553,12 +562,12 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
             if best is None:
                 continue
             alias = best
-        entry = entries[alias.entry]
         last = i + length - 1
         # (The membership tests first: they rule out almost every place without a call.)
-        if entry.type == "LOC" and ((cut == 0 and i > 0 and toks[i - 1] in _FACILITY_HEADS)
-                                    or (last + 1 < n and toks[last + 1] in _EN_FACILITY_TAILS)) \
+        if alias.etype == "LOC" and ((cut == 0 and i > 0 and toks[i - 1] in _FACILITY_HEADS)
+                                     or (last + 1 < n and toks[last + 1] in _EN_FACILITY_TAILS)) \
                 and _inside_facility(doc, i, last, cut):
+            entry = entries[alias.entry]
             after = i + length
             template = _ORG_FACILITIES.get(toks[i - 1]) if i > 0 and cut == 0 else None
             if template is not None and doc.joined(i - 1) and doc.owner[i - 1] < 0:
@@ -566,11 +575,13 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
                                          "rasd:org:" + _slug(template.format(entry.name)),
                                          template.format(entry.name), CONF_ORG_PATTERN))
             continue
-        conf = (CONF_MULTI if length > 1 else CONF_SINGLE) if alias.kind == _NAME else _KIND_CONF[alias.kind]
         # _claim, inlined: this is the most frequent claim.
-        owner[i:last + 1] = [len(spans)] * length
-        spans.append(_Span(i, last, cum[2 * i + 1] + cut, cum[2 * last + 2], entry.type, entry.id, entry.name, conf,
-                           alias.kind))
+        if length == 1:
+            owner[i] = len(spans)
+        else:
+            owner[i:last + 1] = [len(spans)] * length
+        spans.append(_Span(i, last, cum[2 * i + 1] + cut, cum[2 * last + 2], alias.etype, alias.canonical, alias.name,
+                           alias.conf, alias.kind))
         after = last + 1
 
 
@@ -1013,11 +1024,15 @@ def _english_reported_person(doc: _Doc, spans: list[_Span], i: int, headlines: d
     return None
 
 
+_TYPE_OF: Final = attrgetter("type")
+
+
 def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     """A multi-word person's last name, alone elsewhere in the article, is the same person."""
     short: dict[str, tuple[int, str]] = {}  # family name -> (span index, prefix: "عبد" of "عبد المنعم")
-    for idx, s in enumerate(spans):
-        if s.type == "PERSON" and s.last > s.first:
+    for idx in compress(range(len(spans)), map("PERSON".__eq__, map(_TYPE_OF, spans))):
+        s = spans[idx]
+        if s.last > s.first:
             surname = doc.toks[s.last]
             prefix = doc.toks[s.last - 1] if s.last - 1 > s.first and doc.toks[s.last - 1] in _NAME_PREFIXES else ""
             if len(surname) >= 3 and surname not in _STOP and surname not in _EN_STOP:
