@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Final, cast
@@ -921,10 +921,16 @@ def _arabic_reported_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], j: in
         return None
     surname = toks[last]
     if _given_cut(toks[j], _NAMES.given_ar_common) is None and (
-            len(surname) < 3 or sum(1 for t in toks if surname in _strip(t)) < 2):
+            len(surname) < 3 or _occurrences(toks, surname) < 2):
         return None  # neither a given name ("سلام فياض، إن") nor the family name again later
     _claim_person(doc, spans, j, last, 0, CONF_REPORTED)
     return last
+
+
+def _occurrences(toks: list[str], stem: str) -> int:
+    """How many tokens are ``stem``, bare or with proclitics (only tokens ending like it can be: a C pre-filter)."""
+    tail = stem[2:] if stem.startswith("ال") else stem  # "للأمم" ends with "أمم", not with "الأمم"
+    return sum(1 for t in compress(toks, map(str.endswith, toks, repeat(tail))) if stem in _strip(t))
 
 
 def _name_boundary(doc: _Doc, last: int) -> bool:
