@@ -850,7 +850,7 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
         end: int | None = None
         kind = _people_opener(tok)
         if kind == _OPENS_AR_REPORT:
-            if i + 1 < n and doc.joined(i) and owner[i + 1] < 0:
+            if i + 1 < n and doc.joined(i) and owner[i + 1] < 0 and not _never_speaker(toks[i + 1]):
                 end = _arabic_reported_person(doc, gaz, spans, i + 1)
         elif kind == _OPENS_AR_GIVEN:
             end = _arabic_given_person(doc, gaz, spans, i, _NAMES.given_ar)
@@ -905,6 +905,12 @@ def _arabic_given_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int,
         return None
     _claim_person(doc, spans, i, last, cut, CONF_GIVEN_NAME)
     return last
+
+
+@lru_cache(maxsize=1 << 17)
+def _never_speaker(tok: str) -> bool:
+    """Does :func:`_arabic_reported_person` reject ``tok`` on the word alone (cached: verbs are frequent)?"""
+    return _given_cut(tok, _NAMES.given_ar) is None and (_any_in(tok, _NAMES.common_ar) or tok in _TITLE_HEADS)
 
 
 def _arabic_reported_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], j: int) -> int | None:
