@@ -600,15 +600,29 @@ def _context_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list
     for i in positions:
         if i < after or owner[i] >= 0:
             continue
-        tok = toks[i]
-        end = _ministry(doc, gaz, spans, i)
+        may_ministry, title = _context_opener(toks[i])
+        end = _ministry(doc, gaz, spans, i) if may_ministry else None
         if end is None:
-            if _ARABIC.match(tok):
+            if title == _TITLE_AR:
                 end = _arabic_titled_person(doc, gaz, spans, i)
-            elif tok in _EN_TITLES:
+            elif title == _TITLE_EN:
                 end = _english_titled_person(doc, spans, i)
         if end is not None:
             after = end + 1
+
+
+_TITLE_AR: Final = 1
+_TITLE_EN: Final = 2
+
+
+@lru_cache(maxsize=1 << 17)
+def _context_opener(tok: str) -> tuple[bool, int]:
+    """(may token ``tok`` open a ministry?, may it open a titled person: _TITLE_AR, _TITLE_EN or 0), from the
+    word alone: the first tests of :func:`_ministry` and :func:`_arabic_titled_person` (cached per token)."""
+    ministry = "وزاره" in _strip(tok) or tok in _MINISTRIES or tok in _BARE_MINISTRIES
+    if _ARABIC.match(tok):
+        return ministry, _TITLE_AR if _any_in(tok, _TITLE_HEADS) else 0
+    return ministry, _TITLE_EN if tok in _EN_TITLES else 0
 
 
 def _ministry(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int) -> int | None:
@@ -1037,6 +1051,7 @@ def _english_reported_person(doc: _Doc, spans: list[_Span], i: int, headlines: d
 
 
 _TYPE_OF: Final = attrgetter("type")
+_KIND_OF: Final = attrgetter("kind")
 
 
 def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
@@ -1083,8 +1098,8 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
     Acceptance spreads along lists: in "صنعاء والحديدة وتعز وحجة" صنعاء vouches for تعز, which
     vouches for حجة.
     """
-    rejected = {idx for idx, s in enumerate(spans)
-                if s.kind == _CTX and not (s.first > 0 and _any_in(doc.toks[s.first - 1], _PLACE_CUES))}
+    rejected = {idx for idx in compress(range(len(spans)), map(_CTX.__eq__, map(_KIND_OF, spans)))
+                if not (spans[idx].first > 0 and _any_in(doc.toks[spans[idx].first - 1], _PLACE_CUES))}
     changed = True
     while changed and rejected:
         changed = False
