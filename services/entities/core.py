@@ -615,7 +615,7 @@ _TITLE_AR: Final = 1
 _TITLE_EN: Final = 2
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 15)
 def _context_opener(tok: str) -> tuple[bool, int]:
     """(may token ``tok`` open a ministry?, may it open a titled person: _TITLE_AR, _TITLE_EN or 0), from the
     word alone: the first tests of :func:`_ministry` and :func:`_arabic_titled_person` (cached per token)."""
@@ -662,7 +662,7 @@ def _arabic_name_token(tok: str, gaz: Gazetteer, word: str = "") -> bool:
     return word not in _STOP_DISPLAY and _arabic_word(tok) and tok not in gaz.nisba
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)
 def _arabic_word(tok: str) -> bool:
     """An Arabic word of two letters or more, not a number and not a function word (cached: tokens repeat)."""
     return len(tok) >= 2 and not _any_in(tok, _STOP) and not tok.isdigit() and bool(_ARABIC.match(tok))
@@ -844,7 +844,7 @@ _OPENS_EN_REPORT: Final = 3
 _OPENS_EN_NAME: Final = 4
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 15)
 def _people_opener(tok: str) -> int:
     """How token ``tok`` may open a person in the people pass (cached: tokens repeat)."""
     if _ARABIC.match(tok):
@@ -881,7 +881,7 @@ def _people_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[
             after = end + 1
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)
 def _given_cut(tok: str, given: frozenset[str]) -> int | None:
     """The proclitic length before a given name in ``tok`` ("لنجيب" -> 1), or None (cached: ``given`` is one of
     a few module-level sets)."""
@@ -921,7 +921,7 @@ def _arabic_given_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int,
     return last
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)
 def _never_speaker(tok: str) -> bool:
     """Does :func:`_arabic_reported_person` reject ``tok`` on the word alone (cached: verbs are frequent)?"""
     return _given_cut(tok, _NAMES.given_ar) is None and (_any_in(tok, _NAMES.common_ar) or tok in _TITLE_HEADS)
