@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -132,13 +131,3 @@ async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
     finally:
         await consumer.stop()
         await admin.close()
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:
-    """Poll an async predicate until it is true or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(interval)
-    return False

@@ -91,7 +91,7 @@ _ADJ: Final = 2  # a nisba adjective ("الأرمينية"), only with ``nisba=T
 
 _KIND_CONF: Final = {_CTX: CONF_CONTEXT_ALIAS, _ADJ: CONF_NISBA}
 
-# What a token may open (Gazetteer.classify): a gazetteer alias, a title/ministry, an organisation.
+# What a token may open (Gazetteer.positions): a gazetteer alias, a title/ministry, an organisation.
 _F_GAZ: Final = 1
 _F_CTX: Final = 2
 _F_ORG: Final = 4
@@ -205,14 +205,6 @@ class Gazetteer:
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def classify(self, tok: str, nisba: bool = False) -> int:
-        """Which passes token ``tok`` may open (bits _F_GAZ, _F_CTX, _F_ORG, _F_PERSON); cached per token."""
-        hit = (self._flags_adj if nisba else self._flags).get(tok)
-        if hit is None:
-            self._learn({tok}, nisba)
-            hit = (self._flags_adj if nisba else self._flags)[tok]
-        return hit
 
     def _learn(self, toks: set[str], nisba: bool) -> None:
         """Classify tokens not seen before (``toks``: none of them in the cache) and record their passes."""
