@@ -5,12 +5,17 @@ Why generated: the repository holds three real articles, and a benchmark needs t
 generated article is built from the real paragraphs, so its language, length, boilerplate,
 captions, names and escalation terms are those of real newsroom copy:
 
-* a headline and 9–15 body paragraphs drawn from the pool, about 6 KB of JSON (Arabic UTF-8);
-* about 30 % of the words of every paragraph replaced by other words of the pool, and a few
+* articles come in **stories** (a new story or a follow-up of one of the last 40): each story has
+  eight key words (from the pool and the gazetteer's names), and its articles' headline and lead
+  (the first ~70 words, which the deduplicator's story features read) are those key words, two
+  words of the article's own and Arabic function words — so different stories share almost no
+  features, as in a real feed, and the alerter's one-alert-per-story logic sees many stories;
+* after the lead, 9–15 body paragraphs drawn from the pool, about 6 KB of JSON (Arabic UTF-8),
+  with about 30 % of the words of every paragraph replaced by other words of the pool and a few
   numbers changed, so that two generated articles share few word 3-shingles (they are not
-  near-duplicates of each other, as in a real feed);
-* "calm" articles use only paragraphs in which the alerter finds nothing; "alerting" ones (a
-  given share) add one to three paragraphs with escalation terms;
+  near-duplicates of each other);
+* a story is "alerting" with a given probability: most of its articles add one to three paragraphs
+  with escalation terms; the other articles use only paragraphs in which the alerter finds nothing;
 * a given share are **near-copies** of an earlier article (one paragraph dropped, boilerplate
   changed, a few words edited, a new id), as a syndicated story republished by another outlet.
 
@@ -21,6 +26,7 @@ offline (``rasd process``'s :class:`OfflinePipeline`) and counts uniques, copies
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +36,18 @@ from rasd.offline import OfflinePipeline
 from schemas.codec import decode
 from schemas.models import RawArticle
 from services.alerter.core import Lexicon
+from services.deduplicator.core import story_word
 from services.normalizer.core import parse_text_article
+from services.normalizer.textforms import display_form, matching_form
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = (ROOT / "seeds", ROOT / "tests" / "data")
 BOILERPLATE = ("شارك القصة", "تابعونا على وسائل التواصل الاجتماعي", "المصدر: وكالات", "اقرأ أيضاً")
+GAZETTEER = ROOT / "services" / "entities" / "data"
+# Function words (all in the deduplicator's stop list): they give the lead its length, not its story.
+CONNECTORS = ("في", "من", "على", "إلى", "عن", "مع", "أن", "التي", "الذي", "بين", "بعد", "خلال", "حيث", "كما",
+              "ثم", "وقد", "قبل", "عند", "نحو", "وسط", "ضمن", "كان", "هذا", "هذه", "لدى", "أيضا")
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a]{3,}")
 
 
 @dataclass
@@ -45,6 +58,15 @@ class Pool:
     alerting: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     hot: frozenset[str] = frozenset()
+    key_words: list[str] = field(default_factory=list)  # distinct words that each give their own story feature
+
+
+@dataclass
+class Story:
+    """What the articles of one story share: their key words, and whether the story escalates."""
+
+    key_words: list[str]
+    alerting: bool
 
 
 def load_pool() -> Pool:
@@ -64,7 +86,22 @@ def load_pool() -> Pool:
     pool.alerting = [p for p in pool.paragraphs if _alerts(probe, p)]
     pool.words = [w for p in pool.paragraphs for w in p.split() if len(w) > 2 and not _is_hot(w, hot)
                   and not any(ch.isdigit() for ch in w)]
+    pool.key_words = _key_words(pool)
     return pool
+
+
+def _key_words(pool: Pool) -> list[str]:
+    """Arabic words of the pool and single-word gazetteer names, one per distinct story feature."""
+    candidates = [w for p in pool.paragraphs for w in _ARABIC_WORD.findall(p)]
+    for path in sorted(GAZETTEER.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            candidates += [a for a in orjson.loads(line).get("ar", []) if _ARABIC_WORD.fullmatch(a)]
+    by_feature: dict[str, str] = {}
+    for word in candidates:
+        feature = story_word(matching_form(display_form(word)))
+        if feature and not _is_hot(word, pool.hot):
+            by_feature.setdefault(feature, word)
+    return sorted(by_feature.values())
 
 
 _HOT_CACHE: dict[str, bool] = {}
@@ -97,22 +134,33 @@ def _vary(para: str, rng: random.Random, pool: Pool, rate: float, *, calm: bool)
     return " ".join(out)
 
 
-def _article(i: int, rng: random.Random, pool: Pool, alerting: bool, prefix: str) -> dict[str, str]:
-    target = rng.randint(2600, 3600)  # body characters: ~5.5-7.5 KB of JSON with the Arabic UTF-8
+def _lead(rng: random.Random, words: list[str], length: int = 70) -> str:
+    """A lead of ``length`` words: ``words`` (each at least once) among function words."""
+    out: list[str] = []
+    while len(out) < length:
+        shuffled = rng.sample(words, len(words))
+        for word in shuffled:
+            out += [word, *rng.sample(CONNECTORS, rng.randint(1, 2))]
+    return " ".join(out[:length])
+
+
+def _article(i: int, rng: random.Random, pool: Pool, story: Story, prefix: str) -> dict[str, str]:
+    target = rng.randint(2350, 3350)  # body characters after the lead: ~5.5-7.5 KB of JSON with the Arabic UTF-8
+    own = [*story.key_words, *rng.sample(pool.key_words, 2)]
     paras: list[str] = []
-    if alerting:
+    if story.alerting and rng.random() < 0.8:
         paras += [_vary(p, rng, pool, 0.1, calm=False) for p in rng.sample(pool.alerting, rng.randint(1, 3))]
     while sum(map(len, paras)) < target:
         paras.insert(rng.randrange(len(paras) + 1), _vary(rng.choice(pool.paragraphs), rng, pool, 0.3, calm=True))
     if rng.random() < 0.5:
         paras.insert(rng.randrange(len(paras)), rng.choice(BOILERPLATE))
-    title = " ".join(_vary(rng.choice(pool.paragraphs), rng, pool, 0.5, calm=True).split()[:12])
+    title = " ".join(w for word in rng.sample(own, 6) for w in (rng.choice(CONNECTORS), word)).split(" ", 1)[1]
     return {
         "id": f"{prefix}-{i:07d}",
         "source": rng.choice(("wire-a", "wire-b", "wire-c", "wire-d")),
         "url": f"https://news.example/{i}",
         "title": title,
-        "body": "\n\n".join(paras),
+        "body": "\n\n".join([_lead(rng, own), *paras]),
         "published_at": "2024-09-19T10:00:00Z",
     }
 
@@ -120,7 +168,7 @@ def _article(i: int, rng: random.Random, pool: Pool, alerting: bool, prefix: str
 def _near_copy(i: int, rng: random.Random, original: dict[str, str], pool: Pool, prefix: str) -> dict[str, str]:
     paras = original["body"].split("\n\n")
     if len(paras) > 4:
-        paras.pop(rng.randrange(len(paras)))
+        paras.pop(rng.randrange(1, len(paras)))  # not the lead
     paras = [p for p in paras if p not in BOILERPLATE]
     paras.append(rng.choice(BOILERPLATE))
     edited = rng.randrange(len(paras))
@@ -129,18 +177,27 @@ def _near_copy(i: int, rng: random.Random, original: dict[str, str], pool: Pool,
 
 
 def generate(
-    n: int, *, seed: int = 7, copy_share: float = 0.12, alert_share: float = 0.3, prefix: str = "bench"
+    n: int, *, seed: int = 7, copy_share: float = 0.12, alert_share: float = 0.3, new_story_share: float = 0.5,
+    prefix: str = "bench",
 ) -> list[bytes]:
-    """``n`` raw article messages (JSON bytes, ids ``<prefix>-NNNNNNN``); copies follow their original by 20–200."""
+    """``n`` raw article messages (JSON bytes, ids ``<prefix>-NNNNNNN``); copies follow their original by 20–200.
+
+    An original starts a new story with probability ``new_story_share``, else follows one of the last
+    40 stories; a story is alerting with probability ``alert_share``.
+    """
     rng = random.Random(seed)
     pool = load_pool()
     made: list[dict[str, str]] = []
+    stories: list[Story] = []
     for i in range(n):
         if made and len(made) > 20 and rng.random() < copy_share:
             original = made[max(0, len(made) - rng.randint(20, 200))]
             made.append(_near_copy(i, rng, original, pool, prefix))
-        else:
-            made.append(_article(i, rng, pool, rng.random() < alert_share, prefix))
+            continue
+        if not stories or rng.random() < new_story_share:
+            stories.append(Story(rng.sample(pool.key_words, 8), rng.random() < alert_share))
+        story = stories[-1] if len(stories) == 1 else rng.choice(stories[-40:])
+        made.append(_article(i, rng, pool, story, prefix))
     return [orjson.dumps(a) for a in made]
 
 
@@ -151,7 +208,7 @@ class Expected:
     articles: int
     unique: int
     duplicates: int
-    alerts: int
+    alerts: int  # alerts the stream delivers: the first of each story and severity updates (not suppressed)
     rejected: int
     alert_ids: frozenset[str]
 
@@ -169,7 +226,7 @@ def expected(raws: list[bytes]) -> Expected:
             duplicates += 1
         else:
             rejected += 1
-        if rec["alert"] is not None:
+        if rec["alert"] is not None and rec["alert"]["delivery"] != "suppressed":  # one alert per story
             alert_ids.add(rec["id"])
     return Expected(len(raws), unique, duplicates, len(alert_ids), rejected, frozenset(alert_ids))
 
