@@ -291,18 +291,21 @@ async def wait_through(bootstrap: str, src: str, outs: list[str], raws: list[byt
 
 def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
                knobs: dict[str, Any] | None = None, repeats: int = 1) -> dict[str, Any]:
-    """A chain of do-nothing relays with the pipeline's hops: 4 processes, 5 hops (one 1-partition topic).
+    """A chain of do-nothing relays with the pipeline's hops: 4 processes, 6 hops (one 1-partition topic).
+
+    The hops mirror the services': the deduplicator's route → one-partition sequence topic → decide, and
+    the alerter's route → story-keyed topic (all partitions) → decide.
 
     The backlog is pushed through ``repeats`` times (the same relay processes); the median run is returned.
     """
     env, _ = scenario_env(work)
     prefix = env["RASD_APP_ID_PREFIX"]
     t = [f"{prefix}.r{i}" for i in range(5)]
-    seq = f"{prefix}.seq"
-    asyncio.run(create_topics(bootstrap, t, PARTITIONS))
+    seq, story = f"{prefix}.seq", f"{prefix}.story"
+    asyncio.run(create_topics(bootstrap, [*t, story], PARTITIONS))
     asyncio.run(create_topics(bootstrap, [seq], 1))
     layout = [("normalizer", [f"{t[0]}:{t[1]}"]), ("deduplicator", [f"{t[1]}:{seq}", f"{seq}:{t[2]}"]),
-              ("entities", [f"{t[2]}:{t[3]}"]), ("alerter", [f"{t[3]}:{t[4]}"])]
+              ("entities", [f"{t[2]}:{t[3]}"]), ("alerter", [f"{t[3]}:{story}", f"{story}:{t[4]}"])]
     full_env = {**os.environ, **env, "RASD_BOOTSTRAP_SERVERS": bootstrap, "BENCH_KNOBS": json.dumps(knobs or {})}
     if (knobs or {}).get("NO_CYTHON"):
         full_env["NO_CYTHON"] = "1"
