@@ -8,13 +8,14 @@ in either breaks consumers we never see.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, computed_field, field_serializer
 
-from schemas.codec import DecodeError, decode, encode
+from schemas.codec import DecodeError, _dumps_its_fields, decode, encode
 from schemas.export import SCHEMA_DIR, export_schemas, render_schemas, schema_filename, stale_files
 from schemas.models import (
     TOPIC_MODELS,
@@ -270,3 +271,61 @@ def test_normalized_rejects_misaligned_match_text() -> None:
 def test_decode_error_is_a_value_error() -> None:
     """Callers that catch ValueError (generic stage code) also catch decode failures."""
     assert issubclass(DecodeError, ValueError)
+
+
+# --------------------------------------------------------------------------- encode's fast path
+
+
+@pytest.mark.parametrize("key", sorted(TOPIC_MODELS))
+def test_encode_writes_the_same_bytes_as_model_dump(key: str) -> None:
+    """Every topic's model is written from its field values directly; the bytes must be exactly those of
+    ``model_dump(mode="json")``, or consumers (and the byte-compared benches) would see a different wire format."""
+    model_cls = TOPIC_MODELS[key]
+    assert _dumps_its_fields(model_cls), f"{model_cls.__name__} would take the slow path"
+    sample = SAMPLES[key]
+    assert encode(sample) == orjson.dumps(sample.model_dump(mode="json"))
+
+
+class _Stamped(BaseModel):
+    when: datetime
+    tags: set[str]
+
+
+class _Serialized(BaseModel):
+    value: float
+
+    @field_serializer("value")
+    def _rounded(self, value: float) -> float:
+        return round(value)
+
+
+class _Computed(BaseModel):
+    first: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def shout(self) -> str:
+        return self.first.upper()
+
+
+class _Hidden(BaseModel):
+    shown: str
+    hidden: str = Field(exclude=True)
+
+
+class _Nested(BaseModel):
+    inner: _Serialized
+
+
+@pytest.mark.parametrize("model", [
+    _Stamped(when=datetime(2024, 5, 1, tzinfo=UTC), tags={"a"}),
+    _Serialized(value=2.4),
+    _Computed(first="x"),
+    _Hidden(shown="a", hidden="b"),
+    _Nested(inner=_Serialized(value=2.6)),
+], ids=lambda m: type(m).__name__)
+def test_encode_dumps_models_whose_fields_are_not_their_dump(model: BaseModel) -> None:
+    """A model whose dump is not its raw field values (datetimes and sets, serializers, computed or excluded
+    fields, such a model nested) takes ``model_dump``: what it writes stays pydantic's JSON."""
+    assert not _dumps_its_fields(type(model))
+    assert encode(model) == orjson.dumps(model.model_dump(mode="json"))
