@@ -6,7 +6,7 @@ generated article is built from the real paragraphs, so its language, length, bo
 captions, names and escalation terms are those of real newsroom copy:
 
 * articles come in **stories** (a new story or a follow-up of one of the last 40): each story has
-  eight key words (from the pool and the gazetteer's names), and its articles' headline and lead
+  eight key words (six words of the pool, two names from the gazetteer), and its articles' headline and lead
   (the first ~70 words, which the deduplicator's story features read) are those key words, two
   words of the article's own and Arabic function words — so different stories share almost no
   features, as in a real feed, and the alerter's one-alert-per-story logic sees many stories;
@@ -58,7 +58,9 @@ class Pool:
     alerting: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     hot: frozenset[str] = frozenset()
-    key_words: list[str] = field(default_factory=list)  # distinct words that each give their own story feature
+    # Distinct words that each give their own story feature: words of the pool, and gazetteer names.
+    key_words: list[str] = field(default_factory=list)
+    key_names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,22 +88,23 @@ def load_pool() -> Pool:
     pool.alerting = [p for p in pool.paragraphs if _alerts(probe, p)]
     pool.words = [w for p in pool.paragraphs for w in p.split() if len(w) > 2 and not _is_hot(w, hot)
                   and not any(ch.isdigit() for ch in w)]
-    pool.key_words = _key_words(pool)
+    names = [a for path in sorted(GAZETTEER.glob("*.jsonl")) for line in path.read_text(encoding="utf-8").splitlines()
+             for a in orjson.loads(line).get("ar", []) if _ARABIC_WORD.fullmatch(a)]
+    seen: set[str] = set()
+    pool.key_words = _distinct_features([w for p in pool.paragraphs for w in _ARABIC_WORD.findall(p)], hot, seen)
+    pool.key_names = _distinct_features(names, hot, seen)
     return pool
 
 
-def _key_words(pool: Pool) -> list[str]:
-    """Arabic words of the pool and single-word gazetteer names, one per distinct story feature."""
-    candidates = [w for p in pool.paragraphs for w in _ARABIC_WORD.findall(p)]
-    for path in sorted(GAZETTEER.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            candidates += [a for a in orjson.loads(line).get("ar", []) if _ARABIC_WORD.fullmatch(a)]
-    by_feature: dict[str, str] = {}
-    for word in candidates:
+def _distinct_features(words: list[str], hot: frozenset[str], seen: set[str]) -> list[str]:
+    """One word per story feature not in ``seen`` (which is updated), escalation words left out."""
+    out: list[str] = []
+    for word in words:
         feature = story_word(matching_form(display_form(word)))
-        if feature and not _is_hot(word, pool.hot):
-            by_feature.setdefault(feature, word)
-    return sorted(by_feature.values())
+        if feature and feature not in seen and not _is_hot(word, hot):
+            seen.add(feature)
+            out.append(word)
+    return out
 
 
 _HOT_CACHE: dict[str, bool] = {}
@@ -146,7 +149,7 @@ def _lead(rng: random.Random, words: list[str], length: int = 70) -> str:
 
 def _article(i: int, rng: random.Random, pool: Pool, story: Story, prefix: str) -> dict[str, str]:
     target = rng.randint(2350, 3350)  # body characters after the lead: ~5.5-7.5 KB of JSON with the Arabic UTF-8
-    own = [*story.key_words, *rng.sample(pool.key_words, 2)]
+    own = [*story.key_words, *rng.sample(pool.key_words + pool.key_names, 2)]
     paras: list[str] = []
     if story.alerting and rng.random() < 0.8:
         paras += [_vary(p, rng, pool, 0.1, calm=False) for p in rng.sample(pool.alerting, rng.randint(1, 3))]
@@ -195,7 +198,8 @@ def generate(
             made.append(_near_copy(i, rng, original, pool, prefix))
             continue
         if not stories or rng.random() < new_story_share:
-            stories.append(Story(rng.sample(pool.key_words, 8), rng.random() < alert_share))
+            key_words = [*rng.sample(pool.key_names, 2), *rng.sample(pool.key_words, 6)]  # ~2 names in a lead
+            stories.append(Story(key_words, rng.random() < alert_share))
         story = stories[-1] if len(stories) == 1 else rng.choice(stories[-40:])
         made.append(_article(i, rng, pool, story, prefix))
     return [orjson.dumps(a) for a in made]
