@@ -30,16 +30,15 @@ from functools import lru_cache
 from itertools import accumulate, compress, repeat
 from operator import attrgetter
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, TypeVar, cast
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 
 from schemas.models import Entity, EntityType
 from services.common.datafiles import read_jsonl
 from services.entities.names import default_lexicon
 from services.normalizer.textforms import display_form, matching_form
 
-_ENTITY_LIST: Final = TypeAdapter(list[Entity])
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 ENTITY_TYPES: Final[frozenset[str]] = frozenset({"PERSON", "ORG", "LOC"})
 
@@ -494,10 +493,35 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     _short_form_pass(doc, spans)
     kept = _filter_ambiguous(doc, spans)
     kept.sort(key=attrgetter("start"))
-    # One validation call for the whole list is several times faster than one model at a time.
-    return _ENTITY_LIST.validate_python(
-        [{"text": text[s.start:s.end], "type": s.type, "canonical": s.canonical, "name": s.name,
-          "start": s.start, "end": s.end, "confidence": s.confidence} for s in kept])
+    return _entities(text, kept)
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def construct(model: type[_Model], values: dict[str, Any]) -> _Model:
+    """``model.model_construct(**values)`` for values already known to be valid, built as it builds a model (its four
+    slots set directly) without its Python loop over the fields: 0.4 us instead of 2.5 us (or 0.9 us validated).
+
+    ``values`` must hold every field of ``model`` with a value of its type; only for trusted internal paths (the
+    stage's input was validated by its edge, the entities are built from the validated gazetteer and the rules'
+    constants): the tests validate what is built this way against the models.
+    """
+    instance = _new_object(model)
+    _set_slot(instance, "__dict__", values)
+    _set_slot(instance, "__pydantic_fields_set__", set(values))
+    _set_slot(instance, "__pydantic_extra__", None)
+    _set_slot(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _entities(text: str, spans: list[_Span]) -> list[Entity]:
+    """The :class:`Entity` models of ``spans`` (valid by construction: types from the validated gazetteer or the
+    rules' literals, offsets into the text, confidences from the constants above)."""
+    return [construct(Entity, {"text": text[s.start:s.end], "type": s.type, "canonical": s.canonical, "name": s.name,
+                               "start": s.start, "end": s.end, "confidence": s.confidence}) for s in spans]
 
 
 def _claim(doc: _Doc, spans: list[_Span], span: _Span) -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from schemas.models import DedupedArticle, EnrichedArticle
 from services.common.stage import Output
 
-from .core import Gazetteer, extract_entities
+from .core import Gazetteer, construct, extract_entities
 
 
 class EntitiesStage:
@@ -28,7 +28,7 @@ class EntitiesStage:
         entities = extract_entities(
             message.text, message.match_text, gazetteer=self.gazetteer, language=message.language
         )
-        # The message's own field values (``__dict__``: no dump to dicts and back), validated once more with the
-        # entities; nested models already validated (the verdict, the entities) are taken as they are.
-        article = EnrichedArticle.model_validate({**message.__dict__, "entities": entities})
+        # The message's own field values (validated by the edge) and the entities (valid by construction): not
+        # validated again (4.6 -> 1.2 us).
+        article = construct(EnrichedArticle, {**message.__dict__, "entities": entities})
         return [Output("enriched", article.id, article)]
