@@ -7,13 +7,13 @@ pre-initialised so that dashboards see zeros rather than missing series.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from schemas.models import Alert, DedupedArticle, DedupVerdict, EnrichedArticle, EntityType, Severity
@@ -110,6 +110,7 @@ class StageMetrics:
         produces: Iterable[str],
     ) -> None:
         self.service = service
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
         self.consumed = Counter(
             "rasd_messages_consumed_total", "Messages consumed, per topic", ["service", "topic"], registry=registry
         )
@@ -180,14 +181,25 @@ class StageMetrics:
             service, __version__, KAFKA_VERSION, _package_version("faust-streaming"), _package_version("aiokafka")
         ).set(1)
 
+    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """``metric.labels(self.service, *labels)``, looked up once (``labels()`` checks and locks on every call: about
+        1 us, several times per message)."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(self.service, *labels)
+        return found
+
     def observe_outputs(self, values: Iterable[Any]) -> None:
         """Count what the stage's outputs say about the news: copies by kind, alerts by severity, entity
         mentions by type.  It reads the output models only, so no stage needs metric code of its own."""
         for value in values:
             if isinstance(value, Alert):
-                self.alerts.labels(self.service, value.severity).inc()
+                self.child(self.alerts, value.severity).inc()
             elif isinstance(value, EnrichedArticle):
-                for entity_type, n in Tally(e.type for e in value.entities).items():
-                    self.entity_mentions.labels(self.service, entity_type).inc(n)
+                types: list[str] = [e.type for e in value.entities]
+                for entity_type in ENTITY_TYPES:
+                    if n := types.count(entity_type):
+                        self.child(self.entity_mentions, entity_type).inc(n)
             elif isinstance(value, DedupedArticle) and value.dedup.status == "duplicate" and value.dedup.kind:
-                self.duplicates.labels(self.service, value.dedup.kind).inc()
+                self.child(self.duplicates, value.dedup.kind).inc()

@@ -105,7 +105,7 @@ def process_message(
     """Decode → handle → encode one message; failures become one ``dlq`` emit."""
     started = time.perf_counter()
     if metrics is not None:
-        metrics.consumed.labels(metrics.service, stage.source).inc()
+        metrics.child(metrics.consumed, stage.source).inc()
     reason = "decode"
     outputs: Sequence[Output] = ()
     message: BaseModel | None = None
@@ -123,11 +123,11 @@ def process_message(
             metrics.errors.labels(metrics.service, reason).inc()
             metrics.dead_letters.labels(metrics.service, reason).inc()
     if metrics is not None:
-        metrics.processing.labels(metrics.service).observe(time.perf_counter() - started)
+        metrics.child(metrics.processing).observe(time.perf_counter() - started)
         ingested = _ingested_at([message, *(o.value for o in outputs)])
         if ingested is not None:
-            metrics.end_to_end.labels(metrics.service).observe(max(time.time() - ingested, 0.0))
+            metrics.child(metrics.end_to_end).observe(max(time.time() - ingested, 0.0))
         metrics.observe_outputs(o.value for o in outputs)
         for emit in emits:
-            metrics.produced.labels(metrics.service, emit.topic).inc()
+            metrics.child(metrics.produced, emit.topic).inc()
     return emits
