@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from rasd.inputs import read_articles
 from rasd.offline import OfflinePipeline
@@ -96,3 +97,17 @@ def test_invalid_input_becomes_a_dead_letter_with_the_reason(
     assert letter.stage == "entities" and "invalid DedupedArticle" in letter.error and reason in letter.error
     assert letter.original_text == value.decode()
     assert registry.get_sample_value("rasd_dead_letters_total", {"service": "entities", "reason": "decode"}) == 1
+
+
+def test_entities_sharing_one_fields_set_stay_independent(stage: EntitiesStage, unique_messages: list[bytes]) -> None:
+    """The entities share one ``fields_set`` (as ``model_construct`` allows); copying one with changes must not
+    touch the others, and none can be changed in place (frozen)."""
+    [output] = stage.handle(decode(unique_messages[0], stage.input_model), now=1.0e9)
+    assert isinstance(output.value, EnrichedArticle)
+    first, second = output.value.entities[:2]
+    before = set(second.__pydantic_fields_set__)
+    moved = first.model_copy(update={"start": first.start + 1})
+    assert moved.start == first.start + 1 and moved.__pydantic_fields_set__ is not first.__pydantic_fields_set__
+    assert second.__pydantic_fields_set__ == before == set(Entity.model_fields)
+    with pytest.raises(ValidationError, match="frozen"):
+        first.start = 0  # type: ignore[misc]
