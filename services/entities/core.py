@@ -98,6 +98,12 @@ _F_PERSON: Final = 8
 # The passes in the order they run (see :meth:`Gazetteer.positions`).
 _PASS_FLAGS: Final = (_F_GAZ, _F_ORG, _F_CTX, _F_PERSON)
 _PASS_TABLES: Final = tuple(bytes(b & flag for b in range(256)) for flag in _PASS_FLAGS)
+# Token indices made once: compress() over them picks positions without making an int object per token.
+_INDICES: Final = tuple(range(1 << 14))
+
+
+def _indices(n: int) -> Sequence[int]:
+    return _INDICES if n <= len(_INDICES) else range(n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +233,8 @@ class Gazetteer:
         except KeyError:  # words not seen before: classify them first
             self._learn(set(toks).difference(cache), nisba)
             flags = bytes(map(cache.__getitem__, toks))
-        flagged = list(compress(range(len(toks)), flags))
-        present = flags.replace(b"\0", b"")  # the non-zero flags, in order
+        flagged = list(compress(_indices(len(toks)), flags))
+        present = flags.translate(None, b"\0")  # the non-zero flags, in order
         return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
 
     def starters(self, tok: str, nisba: bool = False) -> tuple[_Starter, ...]:
@@ -979,10 +985,13 @@ def _recurs(doc: _Doc, stem: str) -> bool:
     return sum(1 for t in compress(toks, map(str.endswith, toks, repeat(tail))) if stem in _strip(t)) >= 2
 
 
+_NAME_END_MARKS: Final = frozenset("،,:\"«“")
+
+
 def _name_boundary(doc: _Doc, last: int) -> bool:
     """Does a reported speaker's name clearly end after token ``last`` (punctuation, إن/أن/في, "لوكالة")?"""
     nxt = last + 1
-    if nxt >= len(doc.toks) or any(c in doc.gap_after(last) for c in "،,:\"«“"):
+    if nxt >= len(doc.toks) or not _NAME_END_MARKS.isdisjoint(doc.gap_after(last)):
         return True
     return _any_in(doc.toks[nxt], _AFTER_NAME_AR) or (doc.toks[nxt][:1] == "ل" and len(doc.toks[nxt]) >= 4)
 
@@ -1095,7 +1104,7 @@ def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     owner, toks = doc.owner, doc.toks
     forms = {p + surname for surname in short for p in ("", *_PROCLITICS)}
     forms |= {p + surname[2:] for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
-    for i in list(compress(range(len(toks)), map(forms.__contains__, toks))):
+    for i in list(compress(_indices(len(toks)), map(forms.__contains__, toks))):
         if owner[i] >= 0:
             continue
         for stem, cut in _candidates(toks[i]):
