@@ -951,8 +951,10 @@ def _arabic_given_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], i: int,
 
 @lru_cache(maxsize=1 << 16)
 def _never_speaker(tok: str) -> bool:
-    """Does :func:`_arabic_reported_person` reject ``tok`` on the word alone (cached: verbs are frequent)?"""
-    return _given_cut(tok, _NAMES.given_ar) is None and (_any_in(tok, _NAMES.common_ar) or tok in _TITLE_HEADS)
+    """Does :func:`_arabic_reported_person` reject ``tok`` on the word alone (cached: verbs are frequent)?  Not a
+    given name, and a common word or a title, or a word :func:`_arabic_name_end` cannot start a name with."""
+    return _given_cut(tok, _NAMES.given_ar) is None and (
+        _any_in(tok, _NAMES.common_ar) or tok in _TITLE_HEADS or tok in _TITLE_LINKS or not _arabic_word(tok))
 
 
 def _arabic_reported_person(doc: _Doc, gaz: Gazetteer, spans: list[_Span], j: int) -> int | None:
