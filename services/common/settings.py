@@ -46,6 +46,10 @@ class CommonSettings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of the topics the services create")
     data_dir: Path = Field(default=Path("var"), description="Faust table state directory")
     metrics_host: str = Field(default="127.0.0.1", description="Interface the metrics server binds to")
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=0, le=30_000,
+        description="Longest the broker holds a fetch with nothing new (Faust's own 1500 ms stalled hops)",
+    )
     topics: Topics = Field(default_factory=Topics)
 
     @property

@@ -1,0 +1,51 @@
+"""The services' Kafka consumer: Faust's, with a short fetch long-poll.
+
+Why it matters: Faust builds aiokafka's consumer with ``fetch_max_wait_ms=1500``. aiokafka keeps one
+fetch in flight per broker, so a partition whose buffered records ran out waited for the broker to
+answer a fetch on other, idle partitions — the pipeline stalled about a second at a time under load.
+The setting is applied by reaching into aiokafka's consumer before it starts, so these tests also pin
+that aiokafka still reads the attribute where we set it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import CollectorRegistry
+
+from services.common.settings import NormalizerSettings
+from services.common.worker import RewindingTransport, ShortPollConsumerThread, make_app
+
+
+@pytest_asyncio.fixture
+async def worker_consumer(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AIOKafkaConsumer]:
+    """The aiokafka consumer a service's Faust worker would start (built in a loop, never started)."""
+    settings = NormalizerSettings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path, **request.param)
+    app = make_app(settings, CollectorRegistry())
+    thread = cast(Any, app.consumer)._thread
+    assert isinstance(app.transport, RewindingTransport)
+    assert isinstance(thread, ShortPollConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    yield consumer
+    consumer._closed = True  # never started: nothing to close
+
+
+@pytest.mark.parametrize("worker_consumer", [{}], indirect=True)
+async def test_default_long_poll_is_short(worker_consumer: AIOKafkaConsumer) -> None:
+    assert worker_consumer._fetch_max_wait_ms == 100
+
+
+@pytest.mark.parametrize("worker_consumer", [{"fetch_max_wait_ms": 250}], indirect=True)
+async def test_long_poll_follows_the_setting(worker_consumer: AIOKafkaConsumer) -> None:
+    assert worker_consumer._fetch_max_wait_ms == 250
+
+
+def test_aiokafka_builds_its_fetcher_from_the_attribute() -> None:
+    """If aiokafka stops reading ``_fetch_max_wait_ms`` in ``start()``, the setting silently does nothing."""
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
