@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from rasd.kafka_local import KAFKA_VERSION, LocalKafka, create_topics
 from rasd.runner import WorkerProcess, Workers
@@ -92,6 +93,13 @@ def proc_stats(pid: int) -> tuple[float, float]:
     cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
     hwm = re.search(r"VmHWM:\s*(\d+)", Path(f"/proc/{pid}/status").read_text())
     return cpu, (int(hwm.group(1)) / 1024 if hwm else 0.0)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]  # not guest (in user)
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -157,12 +165,18 @@ async def publish(bootstrap: str, topic: str, raws: list[bytes], rate: float | N
 class Collector:
     """Reads the given topics from their current end; keeps key → record timestamp (s) per topic."""
 
-    def __init__(self, bootstrap: str, topics: list[str], by_article_id: tuple[str, ...] = ()) -> None:
+    def __init__(self, bootstrap: str, topics: list[str], by_article_id: tuple[str, ...] = (),
+                 progress: tuple[str, str] | None = None) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.by_article_id = by_article_id  # topics keyed otherwise (alerts: by story): use the value's article_id
         self.seen: dict[str, dict[bytes, float]] = {t: {} for t in topics}
         self.records: dict[str, int] = dict.fromkeys(topics, 0)  # every record, repeats included
+        # (group, topic): a consumer group whose work leaves no record (the alerter's decisions on articles
+        # that raise nothing) is followed by its committed offsets on ``topic`` — (time, sum) samples.
+        self.progress_of = progress
+        self.progress: list[tuple[float, int]] = []
+        self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -182,6 +196,22 @@ class Collector:
         await consumer.seek_to_end(*tps)
         for tp in tps:
             await consumer.position(tp)
+        if self.progress_of is not None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            await self._admin.start()
+            await self._sample_progress()
+
+    async def _sample_progress(self) -> None:
+        assert self._admin is not None and self.progress_of is not None
+        group, topic = self.progress_of
+        t = time.time()
+        offsets = await self._admin.list_consumer_group_offsets(group)
+        committed = sum(max(0, o.offset) for tp, o in offsets.items() if tp.topic == topic)
+        self.progress.append(((t + time.time()) / 2, committed))
+
+    def progressed(self) -> int:
+        """Records the followed group committed since :meth:`start`."""
+        return self.progress[-1][1] - self.progress[0][1] if self.progress else 0
 
     async def until(self, done: Callable[[], bool], timeout: float) -> bool:
         assert self._consumer is not None
@@ -189,6 +219,8 @@ class Collector:
         while not done():
             if time.monotonic() > deadline:
                 return False
+            if self._admin is not None and time.time() - self.progress[-1][0] > 0.2:
+                await self._sample_progress()
             batch = await self._consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for r in records:
@@ -200,6 +232,9 @@ class Collector:
         return True
 
     async def stop(self) -> None:
+        if self._admin is not None:
+            await self._sample_progress()
+            await self._admin.close()
         if self._consumer is not None:
             await self._consumer.stop()
 
@@ -244,6 +279,15 @@ def completed(sample: dict[tuple[str, str, str], float]) -> float:
     """Articles done according to the metrics ops watch: consumed by the alerter + sent to duplicates."""
     return sample.get(("consumed", "alerter", "enriched"), 0.0) + sample.get(("produced", "deduplicator",
                                                                                "duplicates"), 0.0)
+
+
+def progress_times(samples: list[tuple[float, int]]) -> list[float]:
+    """From (time, committed) samples: the (interpolated) time each of the 1st…last records was committed."""
+    if not samples:
+        return []
+    base = samples[0][1]
+    series = [(t, float(c - base)) for t, c in samples]
+    return [crossing(series, k) for k in range(1, int(series[-1][1]) + 1)]
 
 
 def crossing(samples: list[tuple[float, float]], target: float) -> float:
@@ -342,12 +386,15 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure_chain(bootstrap: str, src: str, raws: list[bytes], chain: Chain, done: Callable[[Collector], bool],
                   outs: list[str], completion: Callable[[Collector], list[float]],
-                  sampler: MetricsSampler | None = None, by_article_id: tuple[str, ...] = ()) -> dict[str, Any]:
+                  sampler: MetricsSampler | None = None, by_article_id: tuple[str, ...] = (),
+                  progress: tuple[str, str] | None = None) -> dict[str, Any]:
     """Publish all of ``raws`` at once (a backlog) and time the chain until ``done``."""
     before = chain.stats()
+    busy0, total0 = machine_ticks()
+    own0 = time.process_time()
 
     async def go() -> tuple[Collector, dict[bytes, float], bool]:
-        col = Collector(bootstrap, outs, by_article_id)
+        col = Collector(bootstrap, outs, by_article_id, progress)
         await col.start()
         try:
             if sampler is not None:
@@ -362,6 +409,8 @@ def measure_chain(bootstrap: str, src: str, raws: list[bytes], chain: Chain, don
 
     col, sent, ok = asyncio.run(go())
     after = chain.stats()
+    busy1, total1 = machine_ticks()
+    own = time.process_time() - own0
     times = completion(col)
     rate, i, j, ti, tj = sustained(times)
     first = min(sent.values())
@@ -374,6 +423,9 @@ def measure_chain(bootstrap: str, src: str, raws: list[bytes], chain: Chain, don
         "publish_s": round(max(sent.values()) - first, 2),
         "cpu_s": {n: round(after[n][0] - before[n][0], 2) for n in after},
         "peak_rss_mb": {n: round(after[n][1], 1) for n in after},
+        # How busy the whole machine (workers, broker, this process) was: 1.0 = every core all the time.
+        "machine_busy": round((busy1 - busy0) / max(1, total1 - total0), 3),
+        "bench_process_cpu_s": round(own, 2),
         "_span": (i, j, ti, tj),
         "_collector": col,
     }
@@ -401,7 +453,8 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
         workers.wait_ready(timeout=180)
         outs = [topics.enriched, topics.duplicates, topics.alerts, topics.dlq]
         asyncio.run(wait_through(bootstrap, topics.raw, outs[:2], warm, timeout=180))
-        time.sleep(1.0)  # the warm-up's last alerts, so that the metrics baseline below includes them
+        time.sleep(1.5)  # the warm-up's last alerts and commits, so that the baselines below include them
+        alerter_progress = (f"{env['RASD_APP_ID_PREFIX']}-alerter", f"{env['RASD_APP_ID_PREFIX']}-alerter-by-story")
         if replicas > 1:
             time.sleep(5)  # let late joiners finish their rebalance before the clock starts
         sampler = MetricsSampler(workers.procs)
@@ -412,8 +465,8 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
             through: list[float] = []
 
             def done(col: Collector) -> bool:
-                """Every article on unique→enriched or duplicates, and every expected alert (or 3 s more)."""
-                if len(col.seen[topics.enriched]) < exp.unique or len(col.seen[topics.duplicates]) < exp.duplicates:
+                """Every article on duplicates or decided by the alerter, and every expected alert (or 3 s more)."""
+                if col.progressed() < exp.unique or len(col.seen[topics.duplicates]) < exp.duplicates:
                     return False
                 through.append(time.monotonic())
                 return len(col.seen[topics.alerts]) >= exp.alerts or through[-1] - through[0] > 3
@@ -421,10 +474,10 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
             return done
 
         def completion(col: Collector) -> list[float]:
-            alerts = col.seen[topics.alerts]
-            per_key = {k: max(ts, alerts.get(k, 0.0)) for k, ts in col.seen[topics.enriched].items()}
-            per_key |= col.seen[topics.duplicates]
-            return list(per_key.values())
+            """When each article was done: a copy when it reached duplicates, an original when the alerter had
+            committed its decision (the alerter emits nothing for most articles; it commits an offset only
+            after the alert it sent, if any, was acknowledged)."""
+            return [*col.seen[topics.duplicates].values(), *progress_times(col.progress)]
 
         py_spy = None
         if profile is not None:
@@ -434,12 +487,18 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
                                        "--nonblocking", "--output", str(profile)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = measure_chain(bootstrap, topics.raw, raws, chain, done_when(exp), outs, completion, sampler,
-                               (topics.alerts,))
+                               (topics.alerts,), alerter_progress)
         if py_spy is not None:
             py_spy.wait(60)
         col: Collector = result.pop("_collector")
         i, j, _, _ = result.pop("_span")
         series = [(t, completed(s) - base) for t, s in sampler.samples]
+        # Where the backlog sits: each service's consumed messages (per topic) every second, from /metrics.
+        t0 = sampler.samples[0][0]
+        result["stage_progress"] = [
+            [round(t - t0, 1), {f"{svc}.{topic}": int(v - base_snapshot.get((kind, svc, topic), 0))
+                                for (kind, svc, topic), v in sorted(sample.items()) if kind == "consumed"}]
+            for t, sample in sampler.samples]
         m_rate = (j - i) / (crossing(series, j + 1) - crossing(series, i + 1))
         final = sampler.samples[-1][1]
         result["counts"] = {
@@ -462,7 +521,7 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
         for k in range(1, repeats):
             more = generate(len(raws), seed=100 + k, prefix=f"rep{k}")
             again = measure_chain(bootstrap, topics.raw, more, chain, done_when(expected(more)), outs, completion,
-                                  by_article_id=(topics.alerts,))
+                                  by_article_id=(topics.alerts,), progress=alerter_progress)
             rates.append(again["per_s"])
         result["per_s_runs"] = rates
         result["per_s_first"] = result["per_s"]
