@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 import platform
 import re
 import socket
@@ -38,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from rasd.kafka_local import KAFKA_VERSION, LocalKafka, create_topics
+from rasd.offline import OfflinePipeline
 from rasd.runner import WorkerProcess, Workers
 from schemas.topics import Topics
 from services.common.settings import SERVICES
@@ -335,14 +337,31 @@ async def wait_through(bootstrap: str, src: str, outs: list[str], raws: list[byt
         raise TimeoutError(f"warm-up: {sum(any(k in col.seen[t] for t in outs) for k in sent)}/{len(sent)} through")
 
 
+def hop_payloads(raws: list[bytes]) -> dict[str, dict[bytes, bytes]]:
+    """What the pipeline sends for each article (by its raw key) on ``normalized``, ``unique`` and ``enriched``
+    (a copy: its ``duplicates`` message as ``unique``, nothing later), from one offline run of the cores."""
+    pipeline = OfflinePipeline()
+    out: dict[str, dict[bytes, bytes]] = {"normalized": {}, "unique": {}, "enriched": {}}
+    for raw in raws:
+        emitted = pipeline.run(raw)
+        key = article_key(raw)
+        for role, topic in (("normalized", "normalized"), ("unique", "unique"), ("unique", "duplicates"),
+                            ("enriched", "enriched")):
+            if topic in emitted:
+                out[role][key] = emitted[topic][0].value
+    return out
+
+
 def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
-               knobs: dict[str, Any] | None = None, repeats: int = 1) -> dict[str, Any]:
+               knobs: dict[str, Any] | None = None, repeats: int = 1,
+               payloads: dict[str, dict[bytes, bytes]] | None = None) -> dict[str, Any]:
     """A chain of do-nothing relays with the pipeline's hops: 4 processes, 6 hops (one 1-partition topic).
 
     The hops mirror the services': the deduplicator's route → one-partition sequence topic → decide, and
     the alerter's route → story-keyed topic (all partitions) → decide.
 
     The backlog is pushed through ``repeats`` times (the same relay processes); the median run is returned.
+    With ``payloads`` (:func:`hop_payloads`) each hop sends the pipeline's message for that hop (same payloads).
     """
     env, _ = scenario_env(work)
     prefix = env["RASD_APP_ID_PREFIX"]
@@ -353,6 +372,14 @@ def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], 
     layout = [("normalizer", [f"{t[0]}:{t[1]}"]), ("deduplicator", [f"{t[1]}:{seq}", f"{seq}:{t[2]}"]),
               ("entities", [f"{t[2]}:{t[3]}"]), ("alerter", [f"{t[3]}:{story}", f"{story}:{t[4]}"])]
     full_env = {**os.environ, **env, "RASD_BOOTSTRAP_SERVERS": bootstrap, "BENCH_KNOBS": json.dumps(knobs or {})}
+    if payloads is not None:
+        sized = work / f"payloads-{prefix}"
+        sized.mkdir(parents=True, exist_ok=True)
+        roles = {t[1]: "normalized", seq: "normalized", t[2]: "unique", t[3]: "enriched", story: "enriched",
+                 t[4]: "enriched"}
+        for topic, role in roles.items():
+            (sized / f"{topic}.pickle").write_bytes(pickle.dumps(payloads[role]))
+        full_env["BENCH_PAYLOADS"] = str(sized)
     if (knobs or {}).get("NO_CYTHON"):
         full_env["NO_CYTHON"] = "1"
         full_env["BENCH_KNOBS"] = json.dumps({k: v for k, v in (knobs or {}).items() if k != "NO_CYTHON"})
@@ -630,8 +657,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with LocalKafka(log_file=work / "broker.log") as kafka:
         bootstrap = kafka.bootstrap_servers
+        sized = hop_payloads(raws)
         for kind in ("bare", "faust"):
-            r = run_relays(kind, bootstrap, raws, warm, work, repeats=repeats)
+            r = run_relays(kind, bootstrap, raws, warm, work, repeats=repeats, payloads=sized)
             r.pop("_collector"), r.pop("_span")
             result[f"{kind}_relay"] = r
             print(f"[bench] {kind} relay: {r['per_s']}/s (runs {r['per_s_runs']})", flush=True)
@@ -639,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
             base = result["faust_relay"]["per_s"]
             result["knobs"] = []
             for label, knob in KNOBS:
-                r = run_relays("faust", bootstrap, raws, warm, work, knobs=knob)
+                r = run_relays("faust", bootstrap, raws, warm, work, knobs=knob, payloads=sized)
                 per_s = r["per_s"]
                 result["knobs"].append({"knob": label, "settings": knob, "faust_relay_per_s": per_s,
                                         "ratio_vs_baseline": round(per_s / base, 3)})
