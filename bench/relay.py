@@ -50,7 +50,8 @@ def payloads(topics: list[str]) -> dict[str, dict[bytes, bytes]]:
 
 def knobs() -> dict[str, Any]:
     """``BENCH_KNOBS`` (JSON): settings tried on top of make_app's — any ``app.conf`` attribute, plus
-    ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor) and ``take`` (batch size)."""
+    ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size) and
+    ``fetch_max_wait_ms`` (the consumer's fetch long-poll)."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
 
@@ -69,6 +70,8 @@ def services_app(name: str, tried: dict[str, Any]) -> Any:
     app = make_app(RelaySettings(), CollectorRegistry())
     if tried.pop("no_monitor", False):
         app.monitor = faust.Monitor()
+    if "fetch_max_wait_ms" in tried:  # a transport attribute, not an app.conf setting (services/common/worker.py)
+        app.transport.fetch_max_wait_ms = tried.pop("fetch_max_wait_ms")  # type: ignore[attr-defined]
     for key, value in tried.items():
         setattr(app.conf, key, value)
     return app
