@@ -43,7 +43,7 @@ class ShortPollConsumerThread(faust_kafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        # Read by AIOKafkaConsumer.start() when it builds its Fetcher (tests/unit/test_worker.py checks it).
+        # Read by AIOKafkaConsumer.start() when it builds its Fetcher (tests/unit/test_worker_consumer.py checks it).
         consumer._fetch_max_wait_ms = getattr(transport, "fetch_max_wait_ms", consumer._fetch_max_wait_ms)
         return consumer
 
