@@ -20,13 +20,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
+import operator
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate, chain, compress, islice
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -162,9 +163,12 @@ _GAP_OK = re.compile(r"[\s\"'()\-/]*")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _DIGITS = re.compile(r"\d+")
+_ALERT_ENTITY_TYPES = frozenset({"PERSON", "LOC"})
+_START = operator.attrgetter("start")
 
 
 _STARTS_CACHE_MAX = 200_000
+_CHUNKS_CACHE_MAX = 200_000
 
 
 class LexiconError(ValueError):
@@ -241,6 +245,14 @@ class Lexicon:
     # token → the index entry lists of its forms that start an entry (most literal form first); most
     # tokens start none (an empty tuple).  A cache over the vocabulary seen, bounded like ``_forms``.
     _starts: dict[str, tuple[list[_Entry], ...]] = field(default_factory=dict, init=False, repr=False)
+    # Index key → the lexicon terms (not context cues) it starts, in index order.
+    _term_index: dict[str, list[_Entry]] = field(default_factory=dict, init=False, repr=False)
+    # A text is cut at single spaces into *chunks* ("بالقصف،", "2020)\nوقال"); no token spans a space, so a
+    # text's tokens are its chunks' tokens in order.  Caches over the chunks seen (bounded): ``_chunk_words``,
+    # chunk → its tokens; ``_loud``, chunk → whether one of its tokens can start a lexicon term.
+    _chunk_words: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False)
+    _loud: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _longest_term: int = field(default=1, init=False, repr=False)  # words
 
     def __post_init__(self) -> None:
         index: dict[str, list[_Entry]] = defaultdict(list)
@@ -256,6 +268,9 @@ class Lexicon:
         for entries in index.values():
             entries.sort(key=lambda e: (-len(e.words), e.kind != "term"))
         self._index = dict(index)
+        terms = {k: [e for e in entries if e.kind == "term"] for k, entries in index.items()}
+        self._term_index = {k: entries for k, entries in terms.items() if entries}
+        self._longest_term = max(len(e.words) for entries in self._term_index.values() for e in entries)
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -272,6 +287,56 @@ class Lexicon:
             for word in missing:
                 known[word] = tuple(index[form] for form in _forms(word) if form in index)
         return list(map(known.__getitem__, words))
+
+    def loud(self, chunks: list[str]) -> list[int]:
+        """The positions of the chunks (of ``text.split(" ")``) with a token that can start a lexicon term.
+
+        None in most real articles, which therefore cannot alert: one cached lookup per chunk (C speed,
+        ~15 us for a 3,300-character article) settles them without tokenising the text (~90 us).
+        Also makes every chunk known to :meth:`chunk_words`.
+        """
+        flags = list(map(self._loud.get, chunks))  # None: a chunk not seen yet
+        if None in flags:
+            self._learn(chunks)
+            flags = list(map(self._loud.get, chunks))
+        return list(compress(range(len(chunks)), flags))
+
+    def _learn(self, chunks: list[str]) -> None:
+        known, loud = self._chunk_words, self._loud
+        missing = set(chunks).difference(known)
+        if len(known) + len(missing) > _CHUNKS_CACHE_MAX:
+            known.clear()
+            loud.clear()
+            missing = set(chunks)
+        firsts = self._term_index.keys()
+        for chunk in missing:
+            words = known[chunk] = tuple(_TOKEN.findall(chunk))
+            loud[chunk] = not all(firsts.isdisjoint(_forms(word)) for word in words)
+
+    def term_from(self, chunks: list[str], c: int) -> bool:
+        """Whether a lexicon term matches in full from a token of chunk ``c``, context aside (a blocker
+        may still swallow it).  Most articles with a term's first word lack the rest ("التقدم" without
+        "بري"): they stop here, before the full scan.  Looks only at chunk ``c`` and the next few."""
+        first = len(self._chunk_words[chunks[c]])
+        need, end = first + self._longest_term - 1, c + 1
+        count = first
+        while count < need and end < len(chunks):
+            count += len(self._chunk_words[chunks[end]])
+            end += 1
+        window = chunks[c:end]  # " ".join(window) is a slice of the text: same tokens, same gaps
+        tokens = _Tokens.of(" ".join(window), window, self.chunk_words(window))
+        return any(
+            _rest_matches(tokens, entry, i) for i in range(first) for entry in self.terms_at(tokens.words[i])
+        )
+
+    def terms_at(self, word: str) -> Iterator[_Entry]:
+        """The lexicon terms (not cues) the token ``word`` can start, by form (most literal first)."""
+        index = self._term_index
+        return chain.from_iterable(index[form] for form in _forms(word) if form in index)
+
+    def chunk_words(self, chunks: list[str]) -> list[tuple[str, ...]]:
+        """The tokens of each chunk; every chunk must have been seen by :meth:`loud` just before."""
+        return list(map(self._chunk_words.__getitem__, chunks))
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, object]]) -> Lexicon:
@@ -328,44 +393,64 @@ def _strict_ok(token: str, word: str) -> bool:
 
 @dataclass(slots=True)
 class _Tokens:
-    """The word tokens of a text: ``words[i]`` is token ``i``; ``parts`` alternates gaps and tokens
-    (``parts[2 * i + 1]`` is token ``i``, ``parts[2 * i]`` the gap before it); offsets on demand."""
+    """The word tokens of a text: ``words[i]`` is token ``i``, read from the text's space-separated chunks
+    (tokens and chunks cached by the lexicon: no regex pass over the text, 91 → ~25 us); character
+    offsets are computed on demand for the few tokens that need them (hits, years)."""
 
+    text: str
+    chunks: list[str]  # text.split(" ")
+    per_chunk: list[tuple[str, ...]]  # the tokens of each chunk
     words: list[str]
-    parts: list[str]
-    _ends: list[int] | None = None
+    _counts: list[int] | None = None  # tokens in chunks 0..c, cumulative
+    _starts: list[int] | None = None  # chunk c starts at _starts[c] + c (the spaces before it)
 
     @classmethod
-    def of(cls, text: str) -> _Tokens:
-        parts = _TOKEN_SPLIT.split(text)
-        return cls(parts[1::2], parts)
+    def of(cls, text: str, chunks: list[str], per_chunk: list[tuple[str, ...]]) -> _Tokens:
+        return cls(text, chunks, per_chunk, list(chain.from_iterable(per_chunk)))
 
     def __len__(self) -> int:
         return len(self.words)
 
-    def _offsets(self) -> list[int]:
-        if self._ends is None:
-            self._ends = list(accumulate(map(len, self.parts)))
-        return self._ends
+    def _span(self, i: int) -> tuple[int, int]:
+        if self._counts is None:
+            self._counts = list(accumulate(map(len, self.per_chunk)))
+        if self._starts is None:
+            self._starts = list(accumulate(map(len, self.chunks), initial=0))
+        c = bisect.bisect_right(self._counts, i)
+        at = self._starts[c] + c
+        chunk = self.chunks[c]
+        if len(self.per_chunk[c]) == 1 and len(chunk) == len(self.words[i]):  # the chunk is the token
+            return at, at + len(chunk)
+        j = i - (self._counts[c - 1] if c else 0)
+        start, end = next(islice(_TOKEN.finditer(chunk), j, None)).span()  # its j-th token
+        return at + start, at + end
 
     def start(self, i: int) -> int:
-        return self._offsets()[2 * i]
+        return self._span(i)[0]
 
     def end(self, i: int) -> int:
-        return self._offsets()[2 * i + 1]
+        return self._span(i)[1]
 
     def gap_ok(self, i: int) -> bool:
         """Whether only spaces, quotes, brackets, hyphens or slashes separate token ``i - 1`` from token ``i``."""
-        return _GAP_OK.fullmatch(self.parts[2 * i]) is not None
+        return _GAP_OK.fullmatch(self.text, self.end(i - 1), self.start(i)) is not None
 
 
-def _scan(match_text: str, lexicon: Lexicon) -> tuple[_Tokens, list[_Hit], list[int]]:
+def _rest_matches(tokens: _Tokens, entry: _Entry, i: int) -> bool:
+    """Whether the words of ``entry`` after its first follow token ``i``, each separated by a light gap."""
+    words = entry.words
+    return i + len(words) <= len(tokens) and all(
+        words[j] in _forms(tokens.words[i + j]) and tokens.gap_ok(i + j) for j in range(1, len(words))
+    )
+
+
+def _scan(tokens: _Tokens, lexicon: Lexicon) -> tuple[list[_Hit], list[int]]:
     """Longest lexicon or cue expression at each token, left to right, never overlapping.
 
     Only tokens with a form that starts some entry are tried (:meth:`Lexicon.starts`); the forms of
     the tokens that follow are computed only when a multi-word entry needs them.
     """
-    tokens = _Tokens.of(match_text)
+    match_text = tokens.text
     words = tokens.words
     starts = lexicon.starts(words)
     n = len(words)
@@ -376,6 +461,7 @@ def _scan(match_text: str, lexicon: Lexicon) -> tuple[_Tokens, list[_Hit], list[
         if i < after:
             continue
         best: _Entry | None = None
+        following: tuple[str, ...] | None = None  # the forms of token i + 1, once a longer entry needs them
         for entries in starts[i]:
             for entry in entries:
                 size = len(entry.words)
@@ -385,14 +471,15 @@ def _scan(match_text: str, lexicon: Lexicon) -> tuple[_Tokens, list[_Hit], list[
                     continue
                 if entry.kind in _STRICT_CUES and not _strict_ok(words[i], entry.words[0]):
                     continue
-                ok = True
-                for j in range(1, size):
-                    if entry.words[j] not in _forms(words[i + j]) or not tokens.gap_ok(i + j):
-                        ok = False
-                        break
-                if ok:
-                    best = entry
-                    break
+                if size > 1:
+                    # Most multi-word candidates ("في" of "في حال") fail on the next word: test it here
+                    # before the general check (a call per candidate), 70 → 25 us per scanned article.
+                    if following is None:
+                        following = _forms(words[i + 1])
+                    if entry.words[1] not in following or not _rest_matches(tokens, entry, i):
+                        continue
+                best = entry
+                break
         if best is None:
             continue
         size = len(best.words)
@@ -401,7 +488,7 @@ def _scan(match_text: str, lexicon: Lexicon) -> tuple[_Tokens, list[_Hit], list[
         start, end = tokens.start(i), tokens.end(i + size - 1)
         hits.append(_Hit(best, i, start, end, bisect.bisect_right(bounds, start)))
         after = i + size
-    return tokens, hits, bounds or []
+    return hits, bounds or []
 
 
 def _ref_year(article: EnrichedArticle, now: float) -> int:
@@ -414,7 +501,9 @@ def _past_year_sentences(tokens: _Tokens, bounds: list[int], ref_year: int) -> s
     """Sentences dated in a past year: "في عام 2020", "سبتمبر/ أيلول 2020", "in 1994"."""
     out: set[int] = set()
     words = tokens.words
-    for k in compress(range(len(words)), map(_YEAR.fullmatch, words)):  # four digits, 18xx-20xx
+    # Four digits, 18xx-20xx.  The regex only on the (rare) tokens of digits: 40 → 10 us.
+    digits = compress(range(len(words)), map(str.isdigit, words))
+    for k in (k for k in digits if _YEAR.fullmatch(words[k])):
         if int(words[k]) >= ref_year or k == 0:
             continue
         prev = _forms(words[k - 1])
@@ -459,18 +548,23 @@ def _sentence_span(text: str, bounds: list[int], sentence: int) -> str:
 
 
 def _entities(article: EnrichedArticle, limit: int = 8) -> list[AlertEntity]:
-    counts: Counter[str] = Counter()
+    """The people and places most mentioned, ties in order of first mention, with up to 3 surface forms each.
+
+    Filters before sorting by offset (a stable sort: same order) and counts with plain dicts: 120 → 40 us.
+    """
+    counts: dict[str, int] = {}
     first: dict[str, Entity] = {}
-    mentions: dict[str, dict[str, None]] = defaultdict(dict)
-    for ent in sorted(article.entities, key=lambda e: e.start):
-        if ent.type not in ("PERSON", "LOC"):
-            continue
-        counts[ent.canonical] += 1
-        first.setdefault(ent.canonical, ent)
-        if len(mentions[ent.canonical]) < 3:
-            mentions[ent.canonical][ent.text] = None
-    order = {c: i for i, c in enumerate(first)}
-    ranked = sorted(first, key=lambda c: (-counts[c], order[c]))
+    mentions: dict[str, dict[str, None]] = {}
+    for ent in sorted((e for e in article.entities if e.type in _ALERT_ENTITY_TYPES), key=_START):
+        canonical = ent.canonical
+        if canonical in first:
+            counts[canonical] += 1
+            forms = mentions[canonical]
+            if len(forms) < 3:
+                forms[ent.text] = None
+        else:
+            counts[canonical], first[canonical], mentions[canonical] = 1, ent, {ent.text: None}
+    ranked = sorted(first, key=lambda c: -counts[c])  # stable: ties stay in order of first mention
     return [
         AlertEntity(canonical=c, name=first[c].name, type=first[c].type, mentions=list(mentions[c]))
         for c in ranked[:limit]
@@ -499,7 +593,14 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
     if article.dedup.status == "duplicate":
         return None
     text, match_text = article.text, article.match_text
-    tokens, hits, bounds = _scan(match_text, lexicon)
+    # Most articles cannot alert: no term can start in them (one cached lookup per chunk), or none matches
+    # in full.  Only the others are tokenised in full and scanned with context cues and offsets.
+    chunks = match_text.split(" ")
+    loud = lexicon.loud(chunks)
+    if not any(lexicon.term_from(chunks, c) for c in loud):
+        return None
+    tokens = _Tokens.of(match_text, chunks, lexicon.chunk_words(chunks))
+    hits, bounds = _scan(tokens, lexicon)
     if not hits:
         return None
     title_end = text.find("\n")
