@@ -37,13 +37,13 @@ _MAP: dict[str, str] = {
     **dict.fromkeys("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
                     "\u202f\u205f\u3000", " "),
 }
-# A single pass finds runs of characters to drop or map; the callback only runs on those runs.
-_CLEAN_TABLE = str.maketrans({**_MAP, **dict.fromkeys(_TASHKEEL + _TATWEEL + _CONTROLS)})
+# A single pass finds the characters to drop or map; the callback only runs on those.  The class
+# matches one character, not runs (``[...]+``): ``re`` then scans with its fast first-character
+# loop, 30 µs → 13 µs on a 3,300-character Arabic body (callbacks included).
+_CLEAN_CHARS: dict[str, str] = {**_MAP, **dict.fromkeys(_TASHKEEL + _TATWEEL + _CONTROLS, "")}
 _COMPOSING_MARKS = "\u0653\u0654\u0655"  # madda and hamza above/below: NFC composes them
-_CLEAN_RE = re.compile(
-    "[" + re.escape("".join(c for c in _TASHKEEL if c not in _COMPOSING_MARKS)
-                    + _TATWEEL + _CONTROLS + "".join(_MAP)) + "]+")
-_CLEAN_ALL_RE = re.compile("[" + re.escape(_TASHKEEL + _TATWEEL + _CONTROLS + "".join(_MAP)) + "]+")
+_CLEAN_RE = re.compile("[" + re.escape("".join(c for c in _CLEAN_CHARS if c not in _COMPOSING_MARKS)) + "]")
+_CLEAN_ALL_RE = re.compile("[" + re.escape("".join(_CLEAN_CHARS)) + "]")
 
 _LINEBREAK_RE = re.compile("\r\n?|[\u2028\u2029\u0085]")
 # Whitespace that NFKC leaves alone and that needs collapsing to one space.
@@ -55,8 +55,8 @@ _MATCH_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _clean_run(m: re.Match[str]) -> str:
-    return m.group().translate(_CLEAN_TABLE)
+def _clean_char(m: re.Match[str]) -> str:
+    return _CLEAN_CHARS[m.group()]
 
 
 def display_form(text: str) -> str:
@@ -65,13 +65,28 @@ def display_form(text: str) -> str:
         text = _LINEBREAK_RE.sub("\n", text)
     # Dropping the marks first keeps the (expensive) NFKC pass to texts that need it; the hamza
     # and madda marks are kept for it, since NFKC composes "ا" + "ٔ" into "أ".
-    text = _CLEAN_RE.sub(_clean_run, text)
+    text = _CLEAN_RE.sub(_clean_char, text)
     if not unicodedata.is_normalized("NFKC", text) or any(c in text for c in _COMPOSING_MARKS):
-        text = _CLEAN_ALL_RE.sub(_clean_run, unicodedata.normalize("NFKC", text))
+        text = _CLEAN_ALL_RE.sub(_clean_char, unicodedata.normalize("NFKC", text))
     lines = text.split("\n")
     if any(ws in text for ws in _ODD_SPACES):
         return "\n".join([" ".join(line.split()) for line in lines])
     return "\n".join([line.strip() for line in lines])
+
+
+# The one character whose lower case is longer than itself ("İ" → "i̇"; a unit test checks all of Unicode).
+_LONG_LOWER = "\u0130"
+
+
+def matching_form_is_per_line(display: str) -> bool:
+    """Is ``matching_form(display)`` made line by line, i.e. is the matching form of a text joined from
+    lines of ``display`` the join of those lines' matching forms?
+
+    It is unless ``display`` holds a character whose lower case is longer (then :func:`matching_form`
+    lowers it character by character, without the final-sigma context): the letter pairs are
+    context-free, and ``str.lower``'s only context (final sigma) stops at a line break.
+    """
+    return _LONG_LOWER not in display
 
 
 def _lower1(ch: str) -> str:

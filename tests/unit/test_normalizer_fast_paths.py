@@ -11,18 +11,32 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
+from schemas.models import RawArticle
 from services.normalizer.core import (
     _AFTER_CREDIT,
     _AGENCY_RE,
     _CREDIT_SUFFIX_RE,
+    _LEXICON,
     _ends_with_credit,
+    _unpunct,
+    normalize,
 )
-from services.normalizer.textforms import display_form, matching_form
+from services.normalizer.textforms import (
+    _CLEAN_ALL_RE,
+    _CLEAN_CHARS,
+    _CLEAN_RE,
+    _COMPOSING_MARKS,
+    _LONG_LOWER,
+    _clean_char,
+    display_form,
+    matching_form,
+)
 
 ROOT = Path(__file__).parents[2]
 
@@ -77,3 +91,71 @@ def test_credit_prefilter_never_hides_an_agency_line_or_a_credit_suffix(lines: l
 def test_credit_prefilter_decides_on_the_last_word(line: str, expected: bool) -> None:
     """The pre-filter looks at the last word only, after the closing parenthesis, spaces and dots."""
     assert _ends_with_credit(matching_form(display_form(line))) is expected
+
+
+# --------------------------------------------------------------------------- prefix phrases
+
+
+def _prefix_phrases() -> list[str]:
+    """The phrases of data/boilerplate.txt that also drop a line they start ("Read more:", "Reporting by ...")."""
+    text = (ROOT / "services" / "normalizer" / "data" / "boilerplate.txt").read_text(encoding="utf-8")
+    body = text[: text.index("\n[credits]")]
+    return [line.strip().rstrip(".…") for line in body.splitlines()
+            if line.strip().endswith((":", "：", "...", "…")) and not line.startswith("#")]
+
+
+PREFIX_LINES = [f"{lead}{phrase} {tail}" for phrase in _prefix_phrases()
+                for lead in ("", "• ", "- ", "📷 ", '"', "_")
+                for tail in ("عنوان آخر", "Another headline", "")]
+
+
+@pytest.mark.parametrize("lines", [REAL_LINES, PREFIX_LINES], ids=["real", "prefix"])
+def test_first_word_filter_never_hides_a_prefix_phrase(lines: list[str]) -> None:
+    """``_classify`` skips a prefix regex when the line's first word is plain (all ``\\w``) and starts
+    no phrase: wherever the regex matches, the first word must be unplain or a phrase's first word."""
+    matches = 0
+    for line in lines:
+        m = matching_form(display_form(line))
+        toks = _unpunct(m).split()
+        for regex, firsts in ((_LEXICON.boiler_prefix, _LEXICON.boiler_firsts),
+                              (_LEXICON.caption_prefix, _LEXICON.caption_firsts)):
+            if toks and regex.match(m):
+                matches += 1
+                assert not toks[0].isalnum() or toks[0] in firsts, line
+    assert matches > 0  # the corpus really exercises the regexes
+
+
+# --------------------------------------------------------------------------- text forms
+
+
+def test_clean_pass_maps_or_drops_each_listed_character() -> None:
+    """The one-character clean regex with its dict callback does what a ``str.translate`` of the whole
+    text would (the slow, obvious form), on runs of every listed character between Arabic letters."""
+    chars = "".join(_CLEAN_CHARS)
+    text = "كلمة" + chars + " نص " + chars[::-1] + "ـــ" + "٢٠٢٤" + "مُحَمَّدٌ"
+    table = str.maketrans(_CLEAN_CHARS)
+    assert _CLEAN_ALL_RE.sub(_clean_char, text) == text.translate(table)
+    keep_composing = _CLEAN_RE.sub(_clean_char, text)
+    assert keep_composing == text.translate(str.maketrans({**_CLEAN_CHARS, **{c: c for c in _COMPOSING_MARKS}}))
+
+
+def test_only_one_character_lowers_to_more_than_one() -> None:
+    """``matching_form_is_per_line`` looks for ``_LONG_LOWER`` only: it must be every such character."""
+    longer = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if len(c.lower()) != 1)
+    assert longer == _LONG_LOWER
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    (None, "ΟΔΟΣ ΣΤΑΘΜΟΣ\n\nΗ ΟΔΟΣ ΕΊΝΑΙ ΚΛΕΙΣΤΉ ΣΉΜΕΡΑ ΛΌΓΩ ΤΩΝ ΈΡΓΩΝ ΣΤΟ ΚΈΝΤΡΟ ΤΗΣ ΠΌΛΗΣ ΟΔΟΣ.\nΣΑΣ"),
+    ("İstanbul ΟΔΟΣ", "ΣΤΑΘΜΟΣ ΣΑΣ Σ\n\nİSTANBUL — Officials said the ΟΔΟΣ was closed on Monday morning."),
+    ("Title", "The ΟΔΟΣ road is closed today for works in the city centre, officials said.\n\nRead more: İstanbul"),
+    ("عنوان", "طرابلس - وكالات\n\nأعلن المتحدث أن القوات تواصل عملياتها في المنطقة الحدودية منذ الصباح."),
+    ("Title", " ".join(["The spokesman said the forces continued their operations in the border area"] * 5)
+     + " (Photo: AFP)\n\nΣΑΣ ΟΔΟΣ."),
+])
+def test_match_text_joined_from_lines_equals_matching_form_of_text(title: str | None, body: str) -> None:
+    """``match_text`` is joined from the lines' matching forms; it must equal ``matching_form(text)``,
+    also with Greek final sigmas at line ends, an "İ" in the title or body (kept or dropped), a filing place put back
+    as a line, and a paragraph cut before its photo credit."""
+    article = normalize(RawArticle(title=title, body=body), now=datetime(2024, 9, 10, tzinfo=UTC))
+    assert article.match_text == matching_form(article.text)
