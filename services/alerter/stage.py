@@ -20,6 +20,37 @@ from services.common.stage import Output
 
 from .core import Action, Lexicon, StoryState, decide_story, detect
 
+# The encoder writes an enriched article's fields in model order: ``{"id":…, …, "dedup":{…},"entities":[…]}``.
+_HEAD, _TAIL = b'{"id":"', b"]}"
+_DEDUP, _AFTER_DEDUP = b',"dedup":', b'},"entities":['
+
+
+def _encoded_story(value: bytes) -> bytes | None:
+    """The story id read from the ``dedup`` object alone, when ``value`` has the encoder's layout.
+
+    Parsing the whole 22 KB article (~58 us) only to read one field is most of the route agent's
+    work; this reads the small ``dedup`` object instead (~5 us).  In JSON text a quote inside a
+    string is escaped, so ``,"dedup":`` can only be a key; it must occur exactly once (no nested
+    or repeated ``dedup``), between the ``id`` that opens the object and the ``entities`` that close
+    it.  Anything else (including a story id that is not a non-empty string) returns None: the
+    caller then parses the whole value as before.
+    """
+    if not (value.startswith(_HEAD) and value.endswith(_TAIL)):
+        return None
+    at = value.find(_DEDUP)
+    if at < 0 or value.rfind(_DEDUP) != at:  # exactly once (two searches: faster than bytes.count)
+        return None
+    start = at + len(_DEDUP)
+    end = value.find(_AFTER_DEDUP, start)
+    if end < 0:
+        return None
+    try:
+        dedup = orjson.loads(value[start:end + 1])
+    except orjson.JSONDecodeError:
+        return None
+    story = dedup.get("story_id") if isinstance(dedup, dict) else None
+    return story.encode() if isinstance(story, str) and story else None
+
 
 def story_key(value: bytes | None, key: bytes | None) -> bytes:
     """The story id of an encoded enriched article (its routing key), else the original key.
@@ -27,6 +58,9 @@ def story_key(value: bytes | None, key: bytes | None) -> bytes:
     Mirrors :attr:`schemas.models.DedupedArticle.story_id`: the deduplicator's story, else the
     article id.  Undecodable bytes keep their key: the deciding agent dead-letters them.
     """
+    fast = _encoded_story(value) if value else None
+    if fast is not None:
+        return fast
     try:
         data = orjson.loads(value or b"")
         story = data.get("dedup", {}).get("story_id") or data.get("id")
