@@ -565,7 +565,11 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
     title_size = len(title_set)
     seen = {_key(title_toks)}
     kept: list[tuple[set[str], int]] = []
-    union: set[str] = set()  # every word of the kept paragraphs: a cheap first filter
+    # Every word of the paragraphs of 6+ words seen so far: a cheap first filter.  A superset of the
+    # kept paragraphs' words is enough (the filter only has to pass every paragraph that
+    # _near_repeat would drop), so it is updated first and its growth counts the paragraph's new
+    # words: one set operation a paragraph instead of two (``words & union``, ``union |= words``).
+    union: set[str] = set()
     body: list[_Line] = []
     for line in lines:
         if line.kind != _CONTENT:
@@ -581,11 +585,12 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
             continue
         if len(toks) >= _NEAR_MIN_WORDS:
             need = _NEAR_SHARE * size
-            if len(words & union) >= need and _near_repeat(words, need, kept):
+            before = len(union)
+            union |= words
+            if size - (len(union) - before) >= need and _near_repeat(words, need, kept):
                 continue
             if len(kept) < _NEAR_MAX_KEPT:
                 kept.append((words, size))
-                union |= words
         seen.add(key)
         body.append(line)
 

@@ -159,3 +159,23 @@ def test_match_text_joined_from_lines_equals_matching_form_of_text(title: str | 
     as a line, and a paragraph cut before its photo credit."""
     article = normalize(RawArticle(title=title, body=body), now=datetime(2024, 9, 10, tzinfo=UTC))
     assert article.match_text == matching_form(article.text)
+
+
+# --------------------------------------------------------------------------- near repeats
+
+A = "أعلنت وزارة الدفاع في أذربيجان بدء عملية عسكرية واسعة في إقليم ناغورنو كاراباخ صباح اليوم."
+B = "وقالت الخارجية الفرنسية إنها تدعو إلى اجتماع عاجل لمجلس الأمن لبحث التصعيد على الحدود."
+MIXED = ("أعلنت وزارة الدفاع في أذربيجان بدء عملية عسكرية واسعة وقالت الخارجية الفرنسية إنها تدعو إلى "
+         "اجتماع عاجل لمجلس الأمن.")
+
+
+@pytest.mark.parametrize(("paragraphs", "kept"), [
+    ([A, B, "وفي السياق، " + A], [A, B]),  # near repeat of the first paragraph: dropped
+    ([A, "وفي السياق، " + A, "كما " + A, B], [A, B]),  # near repeats after a dropped one: dropped too
+    ([A, B, MIXED], [A, B, MIXED]),  # its words are all seen, but spread over two paragraphs: kept
+])
+def test_near_repeat_needs_one_earlier_paragraph(paragraphs: list[str], kept: list[str]) -> None:
+    """The word union of earlier paragraphs is only a first filter (it may hold more words than the
+    kept paragraphs); a paragraph is dropped only when one kept paragraph holds 85 % of its words."""
+    article = normalize(RawArticle(title="عنوان", body="\n\n".join(paragraphs)), now=datetime(2024, 9, 10, tzinfo=UTC))
+    assert article.text.split("\n")[1:] == [display_form(p) for p in kept]
