@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from pathlib import Path
 
 import orjson
@@ -20,7 +21,7 @@ import pytest
 from schemas.codec import encode
 from schemas.models import DedupVerdict, EnrichedArticle, Entity, EntityType
 from services.alerter import core
-from services.alerter.core import Lexicon, _scan, _Tokens, detect
+from services.alerter.core import Lexicon, _rest_matches, _scan, _Tokens, detect
 from services.alerter.stage import _encoded_story, story_key
 from services.normalizer.textforms import display_form, matching_form
 from tests.unit.test_alerter import NOW, SEEDS, make_article
@@ -95,6 +96,47 @@ def test_prefilter_never_drops_an_article_with_a_term(text: str, lexicon: Lexico
     hits, _ = _scan(_tokens(text, lexicon), lexicon)
     if any(hit.entry.kind == "term" for hit in hits):
         assert passes
+
+
+TERM_EDGES = [
+    pytest.param("بدأ التقدم البري", id="two-word-term"),
+    pytest.param("قوات التقدم", id="first-word-at-the-end"),
+    pytest.param("بدأ التقدم  البري", id="empty-chunk-between"),
+    pytest.param("بدأ التقدم\nالبري", id="newline-between"),
+    pytest.param("بدأ التقدم، البري", id="comma-between-is-no-match"),
+    pytest.param("بدأ التقدم (البري)", id="bracket-between"),
+    pytest.param("التقدم-البري التقدم/البري", id="one-chunk"),
+    pytest.param("اندلع القتال", id="one-word-term"),
+    pytest.param("وقف إطلاق النار", id="blocker-around-a-term-word"),
+]
+
+
+@pytest.mark.parametrize("content", [*TERM_EDGES, *_texts()])
+def test_term_from_equals_matching_on_the_whole_text(content: str, lexicon: Lexicon) -> None:
+    """``term_from`` looks only at a loud chunk and a few after it, and tests the second word before any
+    offset: it must say exactly whether a term matches in full from that chunk's tokens in the whole text."""
+    text = matching_form(display_form(content))
+    chunks = text.split(" ")
+    loud = lexicon.loud(chunks)
+    tokens = _tokens(text, lexicon)
+    ends = list(accumulate(map(len, lexicon.chunk_words(chunks))))
+    for c in loud:
+        expected = any(
+            _rest_matches(tokens, entry, i)
+            for i in range(ends[c] - len(lexicon.chunk_words([chunks[c]])[0]), ends[c])
+            for entry in lexicon.terms_at(tokens.words[i])
+        )
+        assert lexicon.term_from(chunks, c) == expected
+
+
+def test_term_edges_cover_both_answers(lexicon: Lexicon) -> None:
+    """The edge cases above include loud chunks with and without a term in full."""
+    answers = set()
+    for param in TERM_EDGES:
+        text = matching_form(display_form(str(param.values[0])))
+        chunks = text.split(" ")
+        answers.update(lexicon.term_from(chunks, c) for c in lexicon.loud(chunks))
+    assert answers == {True, False}
 
 
 def test_prefilter_is_exercised_both_ways(lexicon: Lexicon) -> None:
