@@ -292,6 +292,10 @@ class Lexicon:
     def starts(self, words: list[str]) -> list[_Starts | None]:
         """For each token, the entries it can start (None for most tokens)."""
         known = self._starts
+        try:  # the tokens of the chunks :meth:`loud` learnt are known: no set of the words needed, 29 → 14 us
+            return list(map(known.__getitem__, words))
+        except KeyError:  # this cache was cleared since
+            pass
         missing = set(words).difference(known)
         if missing:
             if len(known) + len(missing) > _STARTS_CACHE_MAX:
@@ -325,8 +329,10 @@ class Lexicon:
             known.clear()
             loud.clear()
             missing = set(chunks)
-        for chunk in missing:
-            words = known[chunk] = tuple(_TOKEN.findall(chunk))
+        learnt = {chunk: tuple(_TOKEN.findall(chunk)) for chunk in missing}
+        self.starts([word for words in learnt.values() for word in words])  # known with their chunks
+        for chunk, words in learnt.items():
+            known[chunk] = words
             starts = []
             for j, word in enumerate(words):
                 sizes = [e.words for e in self.terms_at(word)]

@@ -150,17 +150,22 @@ def test_prefilter_is_exercised_both_ways(lexicon: Lexicon) -> None:
     assert outcomes == {"quiet", "first", "full"}
 
 
-def test_chunk_cache_is_bounded_and_results_survive_a_clear(lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The chunk caches are cleared when full (a long-running worker sees an open vocabulary); an article
-    processed across a clear gets the same alert as with a warm cache."""
-    texts = [path.read_text("utf-8") for path in SEEDS]
+@pytest.mark.parametrize("bound", ["_CHUNKS_CACHE_MAX", "_STARTS_CACHE_MAX"])
+def test_caches_are_bounded_and_results_survive_a_clear(
+    bound: str, lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk and token caches are cleared when full (a long-running worker sees an open vocabulary),
+    each on its own; articles processed across clears get the same alerts as with warm caches."""
+    texts = [path.read_text("utf-8") for path in SEEDS] + ROBUSTNESS
     warm = [detect(make_article(t), lexicon=lexicon, now=NOW) for t in texts]
     small = Lexicon.load()
-    monkeypatch.setattr(core, "_CHUNKS_CACHE_MAX", 50)
+    monkeypatch.setattr(core, bound, 50)
     cold = [detect(make_article(t), lexicon=small, now=NOW) for t in texts]
     assert cold == warm
     assert any(alert is not None for alert in cold)
-    assert len(small._chunk_words) <= max(50, max(len(set(matching_form(display_form(t)).split(" "))) for t in texts))
+    largest = max(len(set(matching_form(display_form(t)).split(" "))) for t in texts)
+    cache = small._chunk_words if bound == "_CHUNKS_CACHE_MAX" else small._starts
+    assert len(cache) <= max(50, 3 * largest)
 
 
 def _entity(text: str, etype: EntityType, canonical: str, start: int) -> Entity:
