@@ -21,7 +21,9 @@ from schemas.codec import decode, encode
 from schemas.models import DeadLetter, EnrichedArticle, Entity
 from services.common.metrics import StageMetrics
 from services.common.stage import process_message
+from services.entities.core import construct, extract_entities
 from services.entities.stage import EntitiesStage
+from services.normalizer.textforms import matching_form
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = [ROOT / "seeds", ROOT / "tests" / "data" / "entities_people.jsonl",
@@ -111,3 +113,22 @@ def test_entities_sharing_one_fields_set_stay_independent(stage: EntitiesStage, 
     assert second.__pydantic_fields_set__ == before == set(Entity.model_fields)
     with pytest.raises(ValidationError, match="frozen"):
         first.start = 0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("text", "names_something"), [
+    ("", False),
+    ("لا أسماء هنا", False),
+    ("وقال وزير الخارجية الأرميني أرارات ميرزويان إن أرمينيا وأذربيجان", True),
+])
+def test_entities_built_together_are_complete_models(stage: EntitiesStage, text: str, names_something: bool) -> None:
+    """The entities of an article are built a slot at a time for all of them (one C loop per slot, for speed): each
+    must still be a whole ``Entity`` as ``construct`` makes one (every slot set, extra and private unset as None,
+    the shared fields set), and an article without entities (empty text too) must give none."""
+    found = extract_entities(text, matching_form(text), gazetteer=stage.gazetteer)
+    assert bool(found) == names_something
+    for entity in found:
+        alone = construct(Entity, dict(entity.__dict__), set(Entity.model_fields))
+        assert type(entity) is Entity and entity == alone and entity.model_dump() == alone.model_dump()
+        assert entity.__pydantic_extra__ is None and entity.__pydantic_private__ is None
+        assert entity.__pydantic_fields_set__ == set(Entity.model_fields)
+        assert text[entity.start:entity.end] == entity.text
