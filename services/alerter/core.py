@@ -168,7 +168,7 @@ _START = operator.attrgetter("start")
 
 
 _STARTS_CACHE_MAX = 200_000
-_CHUNKS_CACHE_MAX = 200_000
+_CHUNKS_CACHE_MAX = 100_000  # ~400 bytes per chunk with its tokens and offsets: ~40 MB at most
 
 
 class LexiconError(ValueError):
