@@ -121,8 +121,50 @@ def test_first_word_filter_never_hides_a_prefix_phrase(lines: list[str]) -> None
                               (_LEXICON.caption_prefix, _LEXICON.caption_firsts)):
             if toks and regex.match(m):
                 matches += 1
-                assert not toks[0].isalnum() or toks[0] in firsts, line
+                first = toks[0].decode()
+                assert not first.isalnum() or first in firsts, line
     assert matches > 0  # the corpus really exercises the regexes
+
+
+# --------------------------------------------------------------------------- words as bytes
+
+WHITESPACE = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+
+
+@pytest.mark.parametrize("space", WHITESPACE, ids=[f"U+{ord(c):04X}" for c in WHITESPACE])
+@pytest.mark.parametrize("around", ["{}", "  {} ", "\u0627\u0654{}"], ids=["alone", "odd-spaces", "nfkc"])
+def test_display_form_leaves_no_whitespace_but_space_and_newline(space: str, around: str) -> None:
+    """The words are cut from UTF-8 bytes with ``bytes.split()`` (ASCII whitespace only), which gives
+    the words ``str.split()`` gives only if the display form holds no other whitespace than " " and
+    "\\n" — whichever whitespace the feed sent, on each path of :func:`display_form`."""
+    text = display_form(f"كلمة {around.format(space)}كلمة{space}word\n" + around.format(space) + " آخر")
+    assert not [c for c in text if c.isspace() and c not in " \n"]
+    keys = _unpunct(matching_form(text))
+    assert [line.split() for line in keys.split(b"\n")] == [
+        [w.encode() for w in line.split()] for line in keys.decode().split("\n")]
+
+
+@pytest.mark.parametrize("lines", [REAL_LINES, ["قال: «نعم»، ثم غادر…", 'Say "yes" (now) — or_not?', ""]],
+                         ids=["real", "crafted"])
+def test_words_as_bytes_are_the_str_words_encoded(lines: list[str]) -> None:
+    """``_unpunct`` returns bytes: its words must be exactly the UTF-8 of the words of the str form
+    (punctuation, ASCII or not, becomes a space; the underscore stays a word character)."""
+    for line in lines:
+        m = matching_form(line)
+        text = m
+        for mark in "،؛؟…–—•·٭۔":
+            text = text.replace(mark, " ")
+        expected = "".join(" " if "!" <= c <= "~" and not c.isalnum() and c != "_" else c for c in text).split()
+        assert _unpunct(m).split() == [w.encode() for w in expected], line
+
+
+def test_a_number_in_another_script_still_blocks_a_near_repeat() -> None:
+    """``_near_repeat`` tests digits with ``str.isdigit`` (a decoded word), not ``bytes.isdigit`` (ASCII
+    only): a paragraph repeated with a new "²" or Devanagari number is news, not a repeat."""
+    base = "ارتفعت حصيلة ضحايا الزلزال في إقليم الحوز إلى 2800 قتيل وفق وزارة الداخلية المغربية"
+    body = f"{base} ٥.\n\n{base} ५."  # Arabic-Indic five becomes "5"; the Devanagari five stays a digit
+    article = normalize(RawArticle(title="زلزال", body=body), now=datetime(2024, 9, 10, tzinfo=UTC))
+    assert len(article.text.split("\n")) == 3
 
 
 # --------------------------------------------------------------------------- text forms
