@@ -316,10 +316,11 @@ class Lexicon:
         3,300-character article) settles it without tokenising the text (~90 us) or scanning it.
         Also makes every chunk known to :meth:`chunk_words`.
         """
-        flags = list(map(self._loud.get, chunks))  # None: a chunk not seen yet
-        if None in flags:
+        try:  # (not ``.get`` and a test for None: that test alone was 8 us)
+            flags = list(map(self._loud.__getitem__, chunks))
+        except KeyError:  # a chunk not seen yet
             self._learn(chunks)
-            flags = list(map(self._loud.get, chunks))
+            flags = list(map(self._loud.__getitem__, chunks))
         return list(compress(range(len(chunks)), flags))
 
     def _learn(self, chunks: list[str]) -> None:
