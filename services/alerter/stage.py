@@ -34,6 +34,10 @@ def _encoded_story(value: bytes) -> bytes | None:
     or repeated ``dedup``), between the ``id`` that opens the object and the ``entities`` that close
     it.  Anything else (including a story id that is not a non-empty string) returns None: the
     caller then parses the whole value as before.
+
+    Not checked: the JSON *between* the ends and ``dedup``.  A value with the layout at both ends and an
+    intact ``dedup`` but broken elsewhere (say, a bad byte in the text) is routed by the story it names
+    instead of its original key; the deciding agent dead-letters it all the same, with that key.
     """
     if not (value.startswith(_HEAD) and value.endswith(_TAIL)):
         return None
@@ -59,8 +63,11 @@ def story_key(value: bytes | None, key: bytes | None) -> bytes:
     article id.  Undecodable bytes keep their key: the deciding agent dead-letters them.
     """
     fast = _encoded_story(value) if value else None
-    if fast is not None:
-        return fast
+    return fast if fast is not None else parsed_story_key(value, key)
+
+
+def parsed_story_key(value: bytes | None, key: bytes | None) -> bytes:
+    """:func:`story_key` by parsing the whole value: the definition, and the path for any other layout."""
     try:
         data = orjson.loads(value or b"")
         story = data.get("dedup", {}).get("story_id") or data.get("id")
