@@ -26,5 +26,6 @@ class DeduplicatorStage:
     def handle(self, message: BaseModel, *, now: float) -> Sequence[Output]:
         assert isinstance(message, NormalizedArticle)
         verdict = self.index.check(message, now=now)
-        article = DedupedArticle(**message.model_dump(), dedup=verdict)
+        # The validated input's field values as they are (its __dict__) rather than a model_dump() copy.
+        article = DedupedArticle(**message.__dict__, dedup=verdict)
         return [Output("unique" if verdict.status == "unique" else "duplicates", article.id, article)]

@@ -11,6 +11,9 @@ than kept), so a change that breaks a shortcut fails here instead of silently mo
 from __future__ import annotations
 
 import hashlib
+import random
+from collections import Counter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,12 @@ from services.deduplicator.core import (
     _MASK64,
     _TOKEN,
     DedupConfig,
+    DedupIndex,
     Fingerprint,
     band_keys,
     fingerprint,
     minhash,
+    ranked_hits,
     similarity,
     story_word,
     story_words,
@@ -160,3 +165,34 @@ def test_similarity_counts_equal_bins_and_rejects_different_lengths() -> None:
         assert similarity(x, y) == max(0.0, (plain - chance) / (1.0 - chance))
     with pytest.raises(ValueError):
         similarity(a, a[:-1])
+
+
+def _plain_ranked_hits(postings: list[int], shared_min: int) -> list[tuple[int, int]]:
+    """The plain formulation: count everything, keep what is shared often enough, most shared first."""
+    counts = Counter(postings)
+    return sorted(((seq, n) for seq, n in counts.items() if n >= shared_min), key=itemgetter(1), reverse=True)
+
+
+def _postings_cases() -> list[list[int]]:
+    """Story postings as the index really gathers them (real articles' features), and edge cases."""
+    config = DedupConfig()
+    index = DedupIndex(config)
+    cases: list[list[int]] = [[], [7], [1, 2, 3], [5, 5, 5], [3, 1, 3, 2, 1, 3, 2, 1, 2], [9, 8, 9, 8, 9, 8, 7]]
+    for i, text in enumerate(REAL + REAL):  # the second round finds the first round's articles
+        fp = fingerprint(_article(text, str(i)), config)
+        cases.append([seq for f in fp.story for seq in index.buckets.stories.get(f, ())])
+        index.check(_article(text, str(i)), now=float(i))
+    rng = random.Random(7)
+    cases += [[rng.randrange(40) for _ in range(rng.randrange(200))] for _ in range(20)]
+    return cases
+
+
+@pytest.mark.parametrize("shared_min", [0, 1, 2, 3, 5])
+def test_ranked_hits_are_the_counters_most_common_cut_at_the_minimum(shared_min: int) -> None:
+    """Only numbers found ``shared_min`` times are counted (found as runs in sorted order); the ranking,
+    including the first-appearance order of ties that decides between equally similar stories, must
+    be the full Counter's."""
+    cases = _postings_cases()
+    assert any(_plain_ranked_hits(c, 3) for c in cases[6:6 + 2 * len(REAL)])  # real postings do qualify
+    for postings in cases:
+        assert ranked_hits(postings, shared_min) == _plain_ranked_hits(postings, shared_min)
