@@ -409,12 +409,12 @@ def _classify(line: _Line) -> None:
         # A prefix phrase matches from the line's first \w run on, and its first word is that whole run
         # (the regex wants a non-word character after it).  When the first word is all \w characters it
         # is that run: unless it starts a phrase, skip the regex (two regex calls → two set lookups).
-        first = toks[0].decode()
-        plain = first.isalnum()
-        if (not plain or first in _LEXICON.boiler_firsts) and _LEXICON.boiler_prefix.match(m):
+        first_word = toks[0].decode()
+        plain = first_word.isalnum()
+        if (not plain or first_word in _LEXICON.boiler_firsts) and _LEXICON.boiler_prefix.match(m):
             line.kind = _BOILER
             return
-        if (not plain or first in _LEXICON.caption_firsts) and _LEXICON.caption_prefix.match(m):
+        if (not plain or first_word in _LEXICON.caption_firsts) and _LEXICON.caption_prefix.match(m):
             line.kind = _CAPTION
             return
     if n <= 16 and len(m) <= 100 and _HAS_DIGIT_RE.search(m):
