@@ -25,6 +25,7 @@ from services.deduplicator.core import (
     _BAND_MULS,
     _MASK64,
     _TOKEN,
+    _TOKEN_HASHES,
     DedupConfig,
     DedupIndex,
     Fingerprint,
@@ -196,3 +197,18 @@ def test_ranked_hits_are_the_counters_most_common_cut_at_the_minimum(shared_min:
     assert any(_plain_ranked_hits(c, 3) for c in cases[6:6 + 2 * len(REAL)])  # real postings do qualify
     for postings in cases:
         assert ranked_hits(postings, shared_min) == _plain_ranked_hits(postings, shared_min)
+
+
+@pytest.mark.parametrize("text", ["title\nprice €5 and €5 again, a_b a_b", "t\nx+y x+y ok", "t\n€€ ۝ ok ok ok"])
+def test_chunks_found_in_the_token_cache_are_the_tokens(text: str) -> None:
+    """The body's chunks are taken as its tokens when all are in the token cache, so only alphanumeric
+    tokens may enter it: a chunk such as ``€5`` (regex tokens: ``5``) must never be cached, even after
+    the same text was fingerprinted before (second round: everything else is cached by then)."""
+    config = DedupConfig()
+    tokens = _TOKEN.findall(text.partition("\n")[2])
+    expected = minhash(token_hashes(tokens), config.num_perm, config.shingle)
+    for _ in range(2):
+        fp = fingerprint(_article(text), config)
+        assert fp.signature == expected
+        assert fp.exact == hashlib.blake2b(" ".join(tokens).encode(), digest_size=8).hexdigest()
+    assert all(token.isalnum() for token in _TOKEN_HASHES)
