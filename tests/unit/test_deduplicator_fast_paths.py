@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from schemas.models import NormalizedArticle
+from services.deduplicator import core
 from services.deduplicator.core import (
     _BAND_MULS,
     _MASK64,
@@ -212,3 +213,28 @@ def test_chunks_found_in_the_token_cache_are_the_tokens(text: str) -> None:
         assert fp.signature == expected
         assert fp.exact == hashlib.blake2b(" ".join(tokens).encode(), digest_size=8).hexdigest()
     assert all(token.isalnum() for token in _TOKEN_HASHES)
+
+
+def test_an_exact_copy_is_decided_and_indexed_from_its_exact_key_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exact copy's record keeps no signature and no story features, so ``check`` stops at the exact
+    key: the verdict, the stored record and every bucket must be what they were when the whole
+    fingerprint was computed first, and the next near copy must still find the root."""
+    index = DedupIndex(DedupConfig())
+    original = REAL[0]
+    retitled = "another headline, same body\n" + original.partition("\n")[2].replace("،", " ، ")
+    index.check(_article(original, "orig"), now=0.0)
+    bands = {k: list(v) for k, v in index.buckets.bands.items()}
+    stories = {k: list(v) for k, v in index.buckets.stories.items()}
+
+    def no_fingerprint(words: object, config: DedupConfig) -> None:
+        pytest.fail("the fingerprint of an exact copy was computed")
+
+    monkeypatch.setattr(core, "_fingerprint", no_fingerprint)
+    verdict = index.check(_article(retitled, "copy"), now=1.0)
+    monkeypatch.undo()
+    assert (verdict.status, verdict.kind, verdict.duplicate_of) == ("duplicate", "exact", "orig")
+    assert "g" not in index.docs["copy"] and "f" not in index.docs["copy"]
+    assert index.docs["copy"]["x"] == fingerprint(_article(retitled), DedupConfig()).exact
+    assert (index.buckets.bands, index.buckets.stories) == (bands, stories)
+    near = "\n".join(original.split("\n")[:-1])
+    assert index.check(_article(near, "near"), now=2.0).duplicate_of == "orig"
