@@ -1,0 +1,69 @@
+"""The entities core's fast paths give exactly what the plain code they replace gives.
+
+Why: the stage is CPU-bound, so its hot spots take shortcuts (a tokenizer with ``\\w`` spelt out as one bitmap class);
+the output must not change by a byte.  Each test pins a shortcut to its plain definition on the edge cases the plain
+code handled (empty text, Arabic and English, characters beyond the BMP, "+" at token ends) and on real articles.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from rasd.inputs import read_articles
+from services.entities.core import _SPLIT, _SPLIT_BMP, _split
+from services.normalizer.textforms import display_form, matching_form
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLES = [ROOT / "seeds", ROOT / "tests" / "data" / "entities_people.jsonl",
+            ROOT / "tests" / "data" / "alerter_robustness.jsonl", ROOT / "tests" / "data" / "originals.jsonl"]
+
+
+def _match_texts() -> list[str]:
+    """The matching forms of the title and body of every test article (what the stage tokenizes)."""
+    texts = []
+    for raw in read_articles(ARTICLES):
+        obj = orjson.loads(raw)
+        if isinstance(obj, dict):
+            texts.extend(matching_form(display_form(obj[k])) for k in ("title", "body") if isinstance(obj.get(k), str))
+    return texts
+
+
+def test_bmp_word_class_is_w_on_every_bmp_character() -> None:
+    """The explicit class must accept exactly the characters ``\\w`` accepts, on the whole BMP at once (each
+    character between two spaces, so that every one is tested alone)."""
+    plane = " ".join(map(chr, range(0x10000)))
+    assert _SPLIT_BMP.split(plane) == _SPLIT.split(plane)
+    assert len(_SPLIT.split(plane)) > 2 * 40_000  # the plane really holds tens of thousands of word characters
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "x", "_", "+", "a+", "a+b", "c++ d", "+x+", "x_y+", "٣ ١٢٣", "²³ ½",
+    "وقال وزير الخارجية الأرميني، إن \"الحل\" قريب.", "U.S. President Joe Biden said: 'no'.",
+    "ﷺ ﻻ ﺍﻟ",  # presentation forms: word characters at the end of the BMP
+    "emoji 😀 between", "𝐀𝐁𝐂 math letters are word characters beyond the BMP", "lone \ud800 surrogate",
+    "\U00020000 CJK extension B", "tab\tnew\nline\r\n",
+])
+def test_split_is_the_w_split(text: str) -> None:
+    """``_split`` gives the parts of the ``\\w`` tokenizer: through the bitmap class when the text stays in the
+    BMP, through ``\\w`` itself when it has characters beyond it (some of them word characters)."""
+    assert _split(text) == _SPLIT.split(text)
+    assert "".join(_split(text)) == text
+
+
+def test_split_is_the_w_split_on_real_articles() -> None:
+    """The same on the matching text of every seed and test article (Arabic and English)."""
+    texts = _match_texts()
+    assert len(texts) >= 10
+    for text in texts:
+        assert _split(text) == _SPLIT.split(text)
+
+
+def test_split_keeps_the_token_pattern() -> None:
+    """The fast pattern is the plain one with only ``\\w`` replaced: same "+" suffix, same capture group."""
+    assert _SPLIT.pattern == r"(\w+\+?)"
+    assert _SPLIT_BMP.pattern.startswith("([") and _SPLIT_BMP.pattern.endswith(r"]+\+?)")
+    assert re.compile(_SPLIT_BMP.pattern[1:-5]).fullmatch("ا") and not re.compile(_SPLIT_BMP.pattern[1:-5]).match(" ")
