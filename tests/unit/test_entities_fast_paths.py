@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rasd.inputs import read_articles
-from services.entities.core import _SPLIT, _SPLIT_BMP, _split
+from services.entities.core import _SPLIT, _SPLIT_BMP, _may_leave_the_bmp, _split
 from services.normalizer.textforms import display_form, matching_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,23 @@ def test_split_is_the_w_split_on_real_articles() -> None:
 
 
 def test_split_keeps_the_token_pattern() -> None:
-    """The fast pattern is the plain one with only ``\\w`` replaced: same "+" suffix, same capture group."""
+    """The fast pattern is the plain one with only ``\\w`` replaced (and made possessive): same "+" suffix, same
+    capture group."""
     assert _SPLIT.pattern == r"(\w+\+?)"
-    assert _SPLIT_BMP.pattern.startswith("([") and _SPLIT_BMP.pattern.endswith(r"]+\+?)")
-    assert re.compile(_SPLIT_BMP.pattern[1:-5]).fullmatch("ا") and not re.compile(_SPLIT_BMP.pattern[1:-5]).match(" ")
+    assert _SPLIT_BMP.pattern.startswith("([") and _SPLIT_BMP.pattern.endswith(r"]++\+?+)")
+    word = re.compile(_SPLIT_BMP.pattern[1:-6])
+    assert word.fullmatch("ا") and word.fullmatch("_") and not word.match(" ") and not word.match("+")
+
+
+@pytest.mark.parametrize("text", [
+    "", "a", "é", "ا", "ab" * 3000, "ا" * 3000, "😀", "a😀", "ا😀", "\ud800", "\U00020000" * 3, "x" * 70_000 + "😀",
+])
+def test_bmp_check_sees_every_character_beyond_the_bmp(text: str) -> None:
+    """The O(1) check (the str's storage width) must say "may leave the BMP" whenever a character is beyond it, on
+    texts of any width and length, and, for the fast path to be taken at all, not on texts that stay inside it."""
+    beyond = any(ord(ch) > 0xFFFF for ch in text)
+    assert _may_leave_the_bmp(text) == beyond
+    assert _may_leave_the_bmp(text[:1] + text[1:]) == beyond  # built anew: same answer
+    if beyond:
+        inside = "".join(ch for ch in text if ord(ch) <= 0xFFFF)
+        assert not _may_leave_the_bmp(inside)  # what is left, stored narrower, takes the fast path
