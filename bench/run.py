@@ -246,6 +246,8 @@ class Collector:
 
 _COUNTER = re.compile(r'^rasd_messages_(consumed|produced)_total\{service="(\w+)",topic="(\w+)"\} ([0-9.e+]+)$', re.M)
 _PROCESSING = re.compile(r'^rasd_processing_seconds_(sum|count)\{service="(\w+)"\} ([0-9.e+-]+)$', re.M)
+_STAGE_CPU = re.compile(r'^rasd_processing_cpu_seconds_total\{service="(\w+)"\} ([0-9.e+-]+)$', re.M)
+_PROCESS_CPU = re.compile(r'^process_cpu_seconds_total ([0-9.e+-]+)$', re.M)
 
 
 class MetricsSampler(threading.Thread):
@@ -260,13 +262,20 @@ class MetricsSampler(threading.Thread):
 
     def snapshot(self) -> dict[tuple[str, str, str], float]:
         values: dict[tuple[str, str, str], float] = {}
+
+        def add(key: tuple[str, str, str], value: str) -> None:
+            values[key] = values.get(key, 0.0) + float(value)  # summed over a service's workers
+
         for proc in self.procs:
             text = proc.metrics_text() or ""
             for kind, service, topic, value in _COUNTER.findall(text):
-                values[(kind, service, topic)] = values.get((kind, service, topic), 0.0) + float(value)
+                add((kind, service, topic), value)
             for kind, service, value in _PROCESSING.findall(text):  # the stage's own time, inside the worker
-                key = (f"processing_{kind}", service, "")
-                values[key] = values.get(key, 0.0) + float(value)
+                add((f"processing_{kind}", service, ""), value)
+            for service, value in _STAGE_CPU.findall(text):  # the stage's own CPU, inside the worker
+                add(("processing_cpu", service, ""), value)
+            for value in _PROCESS_CPU.findall(text):  # the whole worker's CPU
+                add(("process_cpu", proc.service, ""), value)
         return values
 
     def run(self) -> None:
@@ -554,6 +563,13 @@ def run_pipeline(bootstrap: str, raws: list[bytes], exp: Expected, warm: list[by
         result["stage_us_per_message"] = {
             svc: round(1e6 * grew("processing_sum", svc) / max(1.0, grew("processing_count", svc)), 1)
             for svc in SERVICES}
+        # The same in CPU time (rasd_processing_cpu_seconds_total: no time lost to other processes), and the stage's
+        # share of its worker's CPU (process_cpu_seconds_total): what is left is Faust, aiokafka and the endpoint.
+        result["stage_cpu_us_per_message"] = {
+            svc: round(1e6 * grew("processing_cpu", svc) / max(1.0, grew("processing_count", svc)), 1)
+            for svc in SERVICES}
+        result["stage_cpu_share"] = {
+            svc: round(grew("processing_cpu", svc) / max(1e-9, grew("process_cpu", svc)), 3) for svc in SERVICES}
         result["metrics_vs_bench"] = round(m_rate / result["per_s"], 3)
         result["throughput_series"] = _series(sorted(completion(col)))
         # More backlogs of new articles (other seeds: new ids, new stories) through the same workers.

@@ -40,15 +40,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run one service as a Faust worker, with its Prometheus endpoint."""
     import importlib
 
-    from prometheus_client import CollectorRegistry
-
+    from services.common.metrics import service_registry
     from services.common.worker import run_worker, serve_metrics
 
     settings = SETTINGS_BY_SERVICE[args.name]()
     if not settings.bootstrap_servers:
         print("RASD_BOOTSTRAP_SERVERS is not set: point it at Kafka, or use `rasd run`.", file=sys.stderr)
         return 2
-    registry = CollectorRegistry()
+    registry = service_registry()
     module = importlib.import_module(f"services.{args.name}.agent")
     app = module.build(settings, registry, worker_tag=args.tag)
     serve_metrics(settings, registry, args.metrics_port)

@@ -103,7 +103,7 @@ def process_message(
     metrics: StageMetrics | None = None,
 ) -> list[Emit]:
     """Decode → handle → encode one message; failures become one ``dlq`` emit."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     if metrics is not None:
         metrics.child(metrics.consumed, stage.source).inc()
     reason = "decode"
@@ -124,6 +124,7 @@ def process_message(
             metrics.dead_letters.labels(metrics.service, reason).inc()
     if metrics is not None:
         metrics.child(metrics.processing).observe(time.perf_counter() - started)
+        metrics.child(metrics.processing_cpu).inc(time.thread_time() - cpu_started)
         ingested = _ingested_at([message, *(o.value for o in outputs)])
         if ingested is not None:
             metrics.child(metrics.end_to_end).observe(max(time.time() - ingested, 0.0))

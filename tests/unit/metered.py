@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from rasd.inputs import read_articles
 from rasd.offline import OfflinePipeline
-from services.common.metrics import StageMetrics
+from services.common.metrics import StageMetrics, service_registry
 from services.common.settings import SETTINGS_BY_SERVICE
 from services.common.stage import Emit, process_message
 
@@ -91,7 +91,7 @@ def exported_names(data_dir: Path) -> set[str]:
     and each metric family is expanded to the sample names Prometheus stores (``_total``, ``_bucket``…)."""
     names: set[str] = set()
     for service, settings_cls in SETTINGS_BY_SERVICE.items():
-        registry = CollectorRegistry()
+        registry = service_registry()
         settings = settings_cls(bootstrap_servers="127.0.0.1:1", data_dir=data_dir)
         importlib.import_module(f"services.{service}.agent").build(settings, registry)
         for family in registry.collect():

@@ -8,14 +8,16 @@ the broker).
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from schemas.codec import decode, encode
 from schemas.models import DeadLetter, DedupedArticle, NormalizedArticle
-from services.common.metrics import StageMetrics
-from services.common.stage import process_message
+from services.common.metrics import StageMetrics, service_registry
+from services.common.stage import Output, process_message
 from services.deduplicator.core import DedupConfig, DedupIndex
 from services.deduplicator.stage import DeduplicatorStage
 from services.normalizer.textforms import matching_form
@@ -108,3 +110,34 @@ def test_labels_are_pre_initialised(registry: CollectorRegistry, metrics: StageM
         "rasd_messages_produced_total", {"service": "deduplicator", "topic": "duplicates"}
     ) == 0
     assert registry.get_sample_value("rasd_dead_letters_total", {"service": "deduplicator", "reason": "process"}) == 0
+
+
+def test_stage_cpu_time_is_counted_apart_from_wall_time(metrics: StageMetrics, registry: CollectorRegistry) -> None:
+    """Ops size replicas on the CPU a stage costs: wall time also counts the moments the OS ran something else
+    (here a sleep), CPU time only the worker thread's own work."""
+
+    class SpinThenSleep(DeduplicatorStage):
+        def handle(self, message: BaseModel, *, now: float) -> list[Output]:
+            spin_until = time.thread_time() + 0.03
+            while time.thread_time() < spin_until:
+                pass
+            time.sleep(0.05)
+            return []
+
+    assert process_message(SpinThenSleep(DedupIndex(DedupConfig())), encode(normalized()), now=1.0, topic="t",
+                           metrics=metrics) == []
+    cpu = sample(registry, "rasd_processing_cpu_seconds_total", service="deduplicator")
+    wall = sample(registry, "rasd_processing_seconds_sum", service="deduplicator")
+    assert 0.03 <= cpu < 0.05 + 0.03 <= wall
+
+
+def test_cpu_counter_is_pre_initialised(registry: CollectorRegistry, metrics: StageMetrics) -> None:
+    """A rate() over the CPU counter needs the series before the first message."""
+    assert registry.get_sample_value("rasd_processing_cpu_seconds_total", {"service": "deduplicator"}) == 0
+
+
+def test_service_registry_exports_the_process_metrics() -> None:
+    """Per-replica CPU and memory come from the standard process collector, which a fresh registry lacks."""
+    registry = service_registry()
+    assert (registry.get_sample_value("process_cpu_seconds_total") or 0.0) > 0.0
+    assert (registry.get_sample_value("process_resident_memory_bytes") or 0.0) > 0.0
