@@ -76,6 +76,28 @@ def test_dashboard_is_a_valid_grafana_dashboard() -> None:
         assert panel["description"], f"{panel['title']}: say what the panel shows"
 
 
+def test_panels_do_not_overlap() -> None:
+    """Grafana pushes overlapping panels down on load, so a panel inserted without moving the ones below it
+    lands somewhere else than the file says: every grid cell belongs to at most one panel."""
+    owner: dict[tuple[int, int], str] = {}
+    for panel in dashboard()["panels"]:
+        x, y, w, h = (panel["gridPos"][k] for k in "xywh")
+        for cell in ((col, row) for col in range(x, x + w) for row in range(y, y + h)):
+            assert cell not in owner, f"{panel['title']} overlaps {owner[cell]} at {cell}"
+            owner[cell] = panel["title"]
+
+
+def test_process_metrics_are_joined_to_their_stage() -> None:
+    """``process_*`` series carry no ``service`` label (the scrape adds only job and instance), and Prometheus
+    and the webhook sink export them too: each query reading them takes the service from the worker's
+    ``rasd_build_info`` (one series per worker), so the Stage selector filters them like every other panel."""
+    join = 'on (job, instance) group_left (service) rasd_build_info{service=~"$service"}'
+    process = [q for q in queries() if any(name.startswith("process_") for name in promql_metric_names(q))]
+    assert process
+    for q in process:
+        assert q.count("process_") == q.count(join), q
+
+
 def test_template_variables_are_used_and_defined() -> None:
     """``$service`` filters the per-stage panels; every ``$variable`` in a query is one Grafana defines."""
     defined = {v["name"] for v in dashboard()["templating"]["list"]}
@@ -123,6 +145,10 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
         ("alerts by severity", "rasd_alerts_total"),
         ("entity mentions by type", "rasd_entity_mentions_total"),
         ("build info", "rasd_build_info"),
+        ("worker CPU per replica", "process_cpu_seconds_total"),
+        ("resident memory per replica", "process_resident_memory_bytes"),
+        ("stage CPU (share of the worker's, per message)", "rasd_processing_cpu_seconds_total"),
+        ("messages the stage CPU is divided by", "rasd_processing_seconds_count"),
     ],
 )
 def test_dashboard_shows_each_figure(figure: str, series: str) -> None:
