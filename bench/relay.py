@@ -51,7 +51,7 @@ def payloads(topics: list[str]) -> dict[str, dict[bytes, bytes]]:
 def knobs() -> dict[str, Any]:
     """``BENCH_KNOBS`` (JSON): settings tried on top of make_app's — any ``app.conf`` attribute, plus
     ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size) and
-    ``fetch_max_wait_ms`` (the consumer's fetch long-poll)."""
+    ``fetch_max_wait_ms`` (the consumer's fetch long-poll) and ``fetch_min_bytes``."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
 
@@ -70,8 +70,9 @@ def services_app(name: str, tried: dict[str, Any]) -> Any:
     app = make_app(RelaySettings(), CollectorRegistry())
     if tried.pop("no_monitor", False):
         app.monitor = faust.Monitor()
-    if "fetch_max_wait_ms" in tried:  # a transport attribute, not an app.conf setting (services/common/worker.py)
-        app.transport.fetch_max_wait_ms = tried.pop("fetch_max_wait_ms")  # type: ignore[attr-defined]
+    for attribute in ("fetch_max_wait_ms", "fetch_min_bytes"):  # transport attributes, not app.conf settings
+        if attribute in tried:  # (services/common/worker.py)
+            setattr(app.transport, attribute, tried.pop(attribute))
     for key, value in tried.items():
         setattr(app.conf, key, value)
     return app

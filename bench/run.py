@@ -368,7 +368,7 @@ def hop_payloads(raws: list[bytes]) -> dict[str, dict[bytes, bytes]]:
 
 def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
                knobs: dict[str, Any] | None = None, repeats: int = 1,
-               payloads: dict[str, dict[bytes, bytes]] | None = None) -> dict[str, Any]:
+               payloads: dict[str, dict[bytes, bytes]] | None = None, rate: float | None = None) -> dict[str, Any]:
     """A chain of do-nothing relays with the pipeline's hops: 4 processes, 6 hops (one 1-partition topic).
 
     The hops mirror the services': the deduplicator's route → one-partition sequence topic → decide, and
@@ -376,6 +376,7 @@ def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], 
 
     The backlog is pushed through ``repeats`` times (the same relay processes); the median run is returned.
     With ``payloads`` (:func:`hop_payloads`) each hop sends the pipeline's message for that hop (same payloads).
+    With ``rate`` the articles are offered at that rate instead of as a backlog.
     """
     env, _ = scenario_env(work)
     prefix = env["RASD_APP_ID_PREFIX"]
@@ -407,7 +408,8 @@ def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], 
             chain.procs.append((name, subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=log, stderr=log)))
         asyncio.run(wait_through(bootstrap, t[0], [t[4]], warm, timeout=120))
         runs = [measure_chain(bootstrap, t[0], raws, chain, lambda col: len(col.seen[t[4]]) >= len(raws), [t[4]],
-                              completion=lambda col: list(col.seen[t[4]].values())) for _ in range(repeats)]
+                              completion=lambda col: list(col.seen[t[4]].values()), rate=rate)
+                for _ in range(repeats)]
         return median_run(runs)
     finally:
         for _, proc in chain.procs:
@@ -428,8 +430,8 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure_chain(bootstrap: str, src: str, raws: list[bytes], chain: Chain, done: Callable[[Collector], bool],
                   outs: list[str], completion: Callable[[Collector], list[float]],
                   sampler: MetricsSampler | None = None, by_article_id: tuple[str, ...] = (),
-                  progress: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Publish all of ``raws`` at once (a backlog) and time the chain until ``done``."""
+                  progress: tuple[str, str] | None = None, rate: float | None = None) -> dict[str, Any]:
+    """Publish all of ``raws`` at once (a backlog; or at ``rate``/s) and time the chain until ``done``."""
     before = chain.stats()
     busy0, total0 = machine_ticks()
     own0 = time.process_time()
@@ -440,7 +442,7 @@ def measure_chain(bootstrap: str, src: str, raws: list[bytes], chain: Chain, don
         try:
             if sampler is not None:
                 sampler.start()
-            sent = await publish(bootstrap, src, raws)
+            sent = await publish(bootstrap, src, raws, rate)
             ok = await col.until(lambda: done(col), 60 + len(raws) / 10)  # fails below 10 articles/s
         finally:
             if sampler is not None:
@@ -642,6 +644,7 @@ KNOBS: list[tuple[str, dict[str, Any]]] = [  # each against make_app's settings 
     ("Faust's producer defaults (linger 0, 16 KiB batches)",
      {"producer_linger": 0.0, "producer_max_batch_size": 16384}),
     ("Faust's fetch long-poll (1500 ms)", {"fetch_max_wait_ms": 1500}),
+    ("fetch_min_bytes 64 KiB (the broker holds a fetch up to the 100 ms long-poll)", {"fetch_min_bytes": 65536}),
     ("Faust's consumer_max_fetch_size (1 MiB)", {"consumer_max_fetch_size": 1024 * 1024}),
     ("stream_buffer_maxsize=16384", {"stream_buffer_maxsize": 16384}),
     ("broker_commit_every=10000, interval=2.8s (faust defaults)",
@@ -709,6 +712,14 @@ def main(argv: list[str] | None = None) -> int:
         result["pipeline"] = pipe
         print(f"[bench] pipeline: {sat}/s (runs {pipe['per_s_runs']}; metrics {pipe['metrics_per_s']}/s "
               f"vs {pipe['per_s_first']}/s in the first run)", flush=True)
+        if not args.quick:
+            # The relay's CPU per message at the pipeline's rate, not at its own: per-message framework costs grow
+            # as batches shrink, so this is the framework's share of the pipeline's CPU per article.
+            paced = run_relays("faust", bootstrap, raws, warm, work, payloads=sized, rate=sat)
+            result["faust_relay_at_pipeline_rate"] = {
+                "offered_per_s": sat, "per_s": paced["per_s"], "complete": paced["complete"],
+                "cpu_s": paced["cpu_s"], "machine_busy": paced["machine_busy"]}
+            print(f"[bench] faust relay offered {sat}/s: CPU {paced['cpu_s']}", flush=True)
         if not args.no_scaleout:
             print("[bench] scale-out: 2 workers of each service", flush=True)
             two = run_pipeline(bootstrap, raws, exp, warm, work, replicas=2, repeats=repeats)
@@ -752,6 +763,17 @@ def summarise(result: dict[str, Any], sat: float) -> None:
                                   "ratio": pipe["metrics_vs_bench"],
                                   "within_5_percent": abs(pipe["metrics_vs_bench"] - 1) <= 0.05}
     result["scaleout_ratio"] = result.get("scaleout", {}).get("ratio")
+    # Worker CPU (all four processes) per article: where the pipeline's time goes next to the relay's.
+    n = result["n"]
+    chains = {"pipeline": pipe, "faust_relay": result["faust_relay"], "bare_relay": result["bare_relay"],
+              "faust_relay_at_pipeline_rate": result.get("faust_relay_at_pipeline_rate")}
+    result["worker_cpu_ms_per_article"] = {
+        name: round(1000 * sum(chain["cpu_s"].values()) / n, 2) for name, chain in chains.items() if chain}
+    # Of which the stages (rasd_processing_cpu_seconds_total): entities and the alerter see the originals only.
+    unique = pipe["counts"]["bench"]["unique"]
+    stage_us = sum(us * (unique if svc in ("entities", "alerter") else n)
+                   for svc, us in pipe.get("stage_cpu_us_per_message", {}).items())
+    result["worker_cpu_ms_per_article"]["pipeline_stages"] = round(stage_us / n / 1000, 2)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ class CommonSettings(BaseSettings):
         default=100, ge=0, le=30_000,
         description="Longest the broker holds a fetch with nothing new (Faust's own 1500 ms stalled hops)",
     )
+    fetch_min_bytes: int = Field(
+        default=1, ge=1, le=50 * 1024 * 1024,
+        description="Bytes the broker waits for (up to fetch_max_wait_ms) before answering a fetch",
+    )
     topics: Topics = Field(default_factory=Topics)
 
     @property

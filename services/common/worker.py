@@ -45,6 +45,7 @@ class ShortPollConsumerThread(faust_kafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its Fetcher (tests/unit/test_worker_consumer.py checks it).
         consumer._fetch_max_wait_ms = getattr(transport, "fetch_max_wait_ms", consumer._fetch_max_wait_ms)
+        consumer._fetch_min_bytes = getattr(transport, "fetch_min_bytes", consumer._fetch_min_bytes)
         return consumer
 
 
@@ -80,6 +81,7 @@ class RewindingTransport(faust_kafka.Transport):
 
     Consumer = RewindingConsumer
     fetch_max_wait_ms: int = 1500  # Faust's; make_app sets the service's setting
+    fetch_min_bytes: int = 1  # aiokafka's default; likewise
 
 
 def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
@@ -118,6 +120,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
     app.transport = RewindingTransport(app.conf.broker_consumer, app)  # never-committed partitions lose nothing
     app.transport.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    app.transport.fetch_min_bytes = settings.fetch_min_bytes
     return app
 
 

@@ -1,4 +1,4 @@
-"""The services' Kafka consumer: Faust's, with a short fetch long-poll.
+"""The services' Kafka consumer: Faust's, with a short fetch long-poll (and a settable fetch minimum).
 
 Why it matters: Faust builds aiokafka's consumer with ``fetch_max_wait_ms=1500``. aiokafka keeps one
 fetch in flight per broker, so a partition whose buffered records ran out waited for the broker to
@@ -46,6 +46,18 @@ async def test_long_poll_follows_the_setting(worker_consumer: AIOKafkaConsumer) 
     assert worker_consumer._fetch_max_wait_ms == 250
 
 
-def test_aiokafka_builds_its_fetcher_from_the_attribute() -> None:
-    """If aiokafka stops reading ``_fetch_max_wait_ms`` in ``start()``, the setting silently does nothing."""
-    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+@pytest.mark.parametrize("worker_consumer", [{}], indirect=True)
+async def test_default_fetch_answers_on_the_first_byte(worker_consumer: AIOKafkaConsumer) -> None:
+    """aiokafka's default: the lowest latency; more bytes per fetch trade latency for CPU (docs/performance.md)."""
+    assert worker_consumer._fetch_min_bytes == 1
+
+
+@pytest.mark.parametrize("worker_consumer", [{"fetch_min_bytes": 65536}], indirect=True)
+async def test_fetch_min_bytes_follows_the_setting(worker_consumer: AIOKafkaConsumer) -> None:
+    assert worker_consumer._fetch_min_bytes == 65536
+
+
+@pytest.mark.parametrize("attribute", ["fetch_max_wait_ms", "fetch_min_bytes"])
+def test_aiokafka_builds_its_fetcher_from_the_attribute(attribute: str) -> None:
+    """If aiokafka stops reading the attribute in ``start()``, the setting silently does nothing."""
+    assert f"{attribute}=self._{attribute}" in inspect.getsource(AIOKafkaConsumer.start)
