@@ -50,6 +50,10 @@ class CommonSettings(BaseSettings):
         default=100, ge=0, le=30_000,
         description="Longest the broker holds a fetch with nothing new (Faust's own 1500 ms stalled hops)",
     )
+    producer_linger_ms: float = Field(
+        default=5.0, ge=0.0, le=10_000.0,
+        description="How long the producer waits to fill a batch (Faust's default 0 sent one article per request)",
+    )
     fetch_min_bytes: int = Field(
         default=1, ge=1, le=50 * 1024 * 1024,
         description="Bytes the broker waits for (up to fetch_max_wait_ms) before answering a fetch",

@@ -61,3 +61,14 @@ async def test_fetch_min_bytes_follows_the_setting(worker_consumer: AIOKafkaCons
 def test_aiokafka_builds_its_fetcher_from_the_attribute(attribute: str) -> None:
     """If aiokafka stops reading the attribute in ``start()``, the setting silently does nothing."""
     assert f"{attribute}=self._{attribute}" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+@pytest.mark.parametrize(("env_ms", "seconds"), [(None, 0.005), ("20", 0.02), ("0", 0.0)])
+def test_producer_linger_follows_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env_ms: str | None, seconds: float
+) -> None:
+    """Linger trades latency for CPU per message (docs/performance.md); ops set it with RASD_PRODUCER_LINGER_MS."""
+    if env_ms is not None:
+        monkeypatch.setenv("RASD_PRODUCER_LINGER_MS", env_ms)
+    app = make_app(NormalizerSettings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path), CollectorRegistry())
+    assert app.conf.producer_linger == pytest.approx(seconds)
