@@ -36,25 +36,21 @@ async def worker_consumer(tmp_path: Path, request: pytest.FixtureRequest) -> Asy
     consumer._closed = True  # never started: nothing to close
 
 
-@pytest.mark.parametrize("worker_consumer", [{}], indirect=True)
-async def test_default_long_poll_is_short(worker_consumer: AIOKafkaConsumer) -> None:
-    assert worker_consumer._fetch_max_wait_ms == 100
-
-
-@pytest.mark.parametrize("worker_consumer", [{"fetch_max_wait_ms": 250}], indirect=True)
-async def test_long_poll_follows_the_setting(worker_consumer: AIOKafkaConsumer) -> None:
-    assert worker_consumer._fetch_max_wait_ms == 250
-
-
-@pytest.mark.parametrize("worker_consumer", [{}], indirect=True)
-async def test_default_fetch_answers_on_the_first_byte(worker_consumer: AIOKafkaConsumer) -> None:
-    """aiokafka's default: the lowest latency; more bytes per fetch trade latency for CPU (docs/performance.md)."""
-    assert worker_consumer._fetch_min_bytes == 1
-
-
-@pytest.mark.parametrize("worker_consumer", [{"fetch_min_bytes": 65536}], indirect=True)
-async def test_fetch_min_bytes_follows_the_setting(worker_consumer: AIOKafkaConsumer) -> None:
-    assert worker_consumer._fetch_min_bytes == 65536
+@pytest.mark.parametrize(
+    ("worker_consumer", "fetch_max_wait_ms", "fetch_min_bytes"),
+    [
+        ({}, 100, 1),  # a short long-poll; a fetch answered on its first byte (aiokafka's default: lowest latency)
+        ({"fetch_max_wait_ms": 250}, 250, 1),
+        ({"fetch_min_bytes": 65536}, 100, 65536),  # more bytes per fetch trade latency for CPU (docs/performance.md)
+    ],
+    indirect=["worker_consumer"],
+)
+async def test_fetch_follows_the_settings(
+    worker_consumer: AIOKafkaConsumer, fetch_max_wait_ms: int, fetch_min_bytes: int
+) -> None:
+    assert (worker_consumer._fetch_max_wait_ms, worker_consumer._fetch_min_bytes) == (
+        fetch_max_wait_ms, fetch_min_bytes
+    )
 
 
 @pytest.mark.parametrize("attribute", ["fetch_max_wait_ms", "fetch_min_bytes"])
