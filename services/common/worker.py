@@ -159,7 +159,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
         consumer_max_fetch_size=16 * 1024 * 1024,
         # Wait up to RASD_PRODUCER_LINGER_MS (5 ms) to fill a produce request of up to 256 KiB instead of one request
         # per 16 KiB (two or three articles): +28 % pipeline throughput for ~+15 ms end-to-end latency at low load.
-        # Longer lingers cut CPU per article further (20 ms: -13 %, 50 ms: -20 %) for more latency (docs/performance.md).
+        # Longer lingers cut CPU per article further (20 ms: -13 %, 50 ms: -20 %) at more latency (performance.md).
         producer_linger=settings.producer_linger_ms / 1000.0,
         producer_max_batch_size=256 * 1024,
         broker_commit_every=100,
