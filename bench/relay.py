@@ -27,6 +27,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,8 +51,10 @@ def payloads(topics: list[str]) -> dict[str, dict[bytes, bytes]]:
 
 def knobs() -> dict[str, Any]:
     """``BENCH_KNOBS`` (JSON): settings tried on top of make_app's — any ``app.conf`` attribute, plus
-    ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size) and
-    ``fetch_max_wait_ms`` (the consumer's fetch long-poll) and ``fetch_min_bytes``."""
+    ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size),
+    ``fetch_max_wait_ms`` (the consumer's fetch long-poll), ``fetch_min_bytes`` and ``stage_us`` (a
+    synthetic stage: that many µs of this thread's CPU per message on each process's last hop, where the
+    pipeline runs its stage)."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
 
@@ -78,6 +81,13 @@ def services_app(name: str, tried: dict[str, Any]) -> Any:
     return app
 
 
+def burn(microseconds: float) -> None:
+    """Spend ``microseconds`` of this thread's CPU time (not wall time: other processes do not shorten it)."""
+    end = time.thread_time() + microseconds / 1e6
+    while time.thread_time() < end:
+        pass
+
+
 def run_faust(name: str, hops: RelayHops) -> None:
     """The Faust relay: one thin agent per hop."""
     tried = knobs()
@@ -90,6 +100,7 @@ def run_faust(name: str, hops: RelayHops) -> None:
     from services.common.worker import run_worker
 
     take = int(tried.pop("take", 0))
+    stage_us = float(tried.pop("stage_us", 0))
     app = services_app(name, tried)
 
     sized = payloads([dst for _, dst in hops])
@@ -98,9 +109,12 @@ def run_faust(name: str, hops: RelayHops) -> None:
         source = app.topic(src, key_type=bytes, value_type=bytes)
         sink = app.topic(dst, key_type=bytes, value_type=bytes)
         value_for = sized.get(dst, {})
+        stage_hop = stage_us > 0 and index == len(hops) - 1  # the stage's hop: decide, not route
 
         async def relay(stream: faust.StreamT[Any]) -> None:
             async for event in stream.events():
+                if stage_hop:
+                    burn(stage_us)
                 await sink.send(key=event.key, value=value_for.get(event.key, event.value))
 
         async def relay_batches(stream: faust.StreamT[Any]) -> None:

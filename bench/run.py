@@ -666,6 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None,
                         help="backlog runs per chain, the median is reported (default 3; 1 with --quick)")
     parser.add_argument("--knobs", action="store_true", help="measure each Faust knob on the Faust relay")
+    parser.add_argument("--stage-cost", default="",
+                        help="comma-separated µs: the Faust relay with a synthetic stage of that CPU cost per "
+                             "message on each process's stage hop (ratio such a stage allows; --knobs: 100,250,500)")
     parser.add_argument("--profile", default="", help="py-spy this service during the saturation run")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -706,6 +709,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["knobs"].append({"knob": label, "settings": knob, "faust_relay_per_s": per_s,
                                         "ratio_vs_baseline": round(per_s / base, 3)})
                 print(f"[bench] knob {label}: {per_s}/s ({per_s / base:.2f}x)", flush=True)
+        sweep = [float(x) for x in args.stage_cost.split(",") if x] or ([100.0, 250.0, 500.0] if args.knobs else [])
+        if sweep:
+            result["stage_cost_sweep"] = stage_cost_sweep(bootstrap, raws, warm, work, sized, sweep,
+                                                          result["faust_relay"])
         profile = RESULTS / f"profile-{args.profile}.txt" if args.profile else None
         pipe = run_pipeline(bootstrap, raws, exp, warm, work, latency_s=lat_s, profile=profile, repeats=repeats)
         sat = pipe["per_s"]
@@ -742,6 +749,26 @@ def main(argv: list[str] | None = None) -> int:
                                              "metrics_vs_bench")}, indent=2))
     print(f"[bench] wrote {args.out} in {result['bench_seconds']} s", flush=True)
     return 0
+
+
+def stage_cost_sweep(bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
+                     sized: dict[str, dict[bytes, bytes]], costs: list[float],
+                     relay: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Faust relay with a synthetic stage of each cost (µs of CPU per message on each process's stage hop).
+
+    ``ratio_vs_relay`` is what the target's ratio would be for a pipeline whose four stages cost that much and
+    nothing else: the ceiling a stage of that cost allows on this machine, framework included.
+    """
+    base = relay["per_s"]
+    out = []
+    for cost in costs:
+        r = run_relays("faust", bootstrap, raws, warm, work, knobs={"stage_us": cost}, payloads=sized)
+        cpu_ms = round(1000 * sum(r["cpu_s"].values()) / len(raws), 2)
+        out.append({"stage_us": cost, "faust_relay_per_s": r["per_s"], "ratio_vs_relay": round(r["per_s"] / base, 3),
+                    "worker_cpu_ms_per_message": cpu_ms, "machine_busy": r["machine_busy"]})
+        print(f"[bench] synthetic stage {cost:.0f} µs: {r['per_s']}/s ({r['per_s'] / base:.2f}x the relay; "
+              f"{cpu_ms} ms CPU per message)", flush=True)
+    return out
 
 
 def summarise(result: dict[str, Any], sat: float) -> None:
