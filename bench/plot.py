@@ -12,7 +12,9 @@ def plot(result: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
+    sweep = result.get("stage_cost_sweep") or []
+    fig, axes = plt.subplots(1, 4 if sweep else 3, figsize=(20 if sweep else 15, 4.5))
+    ax1, ax2, ax3 = axes[:3]
     bars = [("bare aiokafka\nrelay", result["bare_relay_per_s"]), ("faust\nrelay", result["faust_relay_per_s"]),
             ("pipeline\n1 worker/svc", result["pipeline_articles_per_s"])]
     if result.get("scaleout"):
@@ -41,8 +43,24 @@ def plot(result: dict[str, Any], out: Path) -> None:
     ax3.set_xlabel("offered load (share of saturation)")
     ax3.set_ylabel("end-to-end latency, ms")
     ax3.set_title("Latency over load")
+    if sweep:
+        stage_cost_panel(axes[3], result, sweep)
     load = result["machine"].get("loadavg_before")
     fig.suptitle(f"Rasd bench {result['when']} — {result['machine']['nproc']} cores, load before {load}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
+
+
+def stage_cost_panel(ax: Any, result: dict[str, Any], sweep: list[dict[str, Any]]) -> None:
+    """The ratio a stage of each CPU cost allows (the Faust relay with a synthetic stage), and the pipeline on it."""
+    x = [0.0] + [s["stage_us"] for s in sweep]
+    ax.plot(x, [1.0] + [s["ratio_vs_relay"] for s in sweep], "o-", color="#4a7", label="relay + synthetic stage")
+    ax.axhline(0.8, ls="--", color="#c33", lw=0.8, label="target 0.8")
+    stages_ms = result.get("worker_cpu_ms_per_article", {}).get("pipeline_stages")
+    if stages_ms:  # the pipeline's stages' CPU inside the workers, per article and stage
+        ax.plot([stages_ms * 1000 / 4], [result["ratio"]], "D", color="#37b", label="pipeline (its stages' mean)")
+    ax.set_xlabel("stage CPU per message on each of the 4 stage hops, µs")
+    ax.set_ylabel("throughput / Faust relay")
+    ax.set_title("The ratio a stage of a given cost allows")
+    ax.legend()

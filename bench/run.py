@@ -656,6 +656,9 @@ KNOBS: list[tuple[str, dict[str, Any]]] = [  # each against make_app's settings 
 ]
 
 
+STAGE_COSTS = [50.0, 100.0, 150.0, 300.0, 500.0]  # µs of CPU per message for the synthetic stage (--knobs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -668,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knobs", action="store_true", help="measure each Faust knob on the Faust relay")
     parser.add_argument("--stage-cost", default="",
                         help="comma-separated µs: the Faust relay with a synthetic stage of that CPU cost per "
-                             "message on each process's stage hop (ratio such a stage allows; --knobs: 100,250,500)")
+                             "message on each process's stage hop (ratio such a stage allows; --knobs: 50,...,500)")
     parser.add_argument("--profile", default="", help="py-spy this service during the saturation run")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -709,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["knobs"].append({"knob": label, "settings": knob, "faust_relay_per_s": per_s,
                                         "ratio_vs_baseline": round(per_s / base, 3)})
                 print(f"[bench] knob {label}: {per_s}/s ({per_s / base:.2f}x)", flush=True)
-        sweep = [float(x) for x in args.stage_cost.split(",") if x] or ([100.0, 250.0, 500.0] if args.knobs else [])
+        sweep = [float(x) for x in args.stage_cost.split(",") if x] or (STAGE_COSTS if args.knobs else [])
         if sweep:
             result["stage_cost_sweep"] = stage_cost_sweep(bootstrap, raws, warm, work, sized, sweep,
                                                           result["faust_relay"])
