@@ -52,9 +52,10 @@ def payloads(topics: list[str]) -> dict[str, dict[bytes, bytes]]:
 def knobs() -> dict[str, Any]:
     """``BENCH_KNOBS`` (JSON): settings tried on top of make_app's — any ``app.conf`` attribute, plus
     ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size),
-    ``fetch_max_wait_ms`` (the consumer's fetch long-poll), ``fetch_min_bytes`` and ``stage_us`` (a
+    ``fetch_max_wait_ms`` (the consumer's fetch long-poll), ``fetch_min_bytes``, ``stage_us`` (a
     synthetic stage: that many µs of this thread's CPU per message on each process's last hop, where the
-    pipeline runs its stage)."""
+    pipeline runs its stage) and ``table_writes`` (that many writes per message to a changelog-backed table
+    on the one-partition sequence hop, as the deduplicator's decide makes two)."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
 
@@ -101,6 +102,7 @@ def run_faust(name: str, hops: RelayHops) -> None:
 
     take = int(tried.pop("take", 0))
     stage_us = float(tried.pop("stage_us", 0))
+    table_writes = int(tried.pop("table_writes", 0))
     app = services_app(name, tried)
 
     sized = payloads([dst for _, dst in hops])
@@ -109,12 +111,17 @@ def run_faust(name: str, hops: RelayHops) -> None:
         source = app.topic(src, key_type=bytes, value_type=bytes)
         sink = app.topic(dst, key_type=bytes, value_type=bytes)
         value_for = sized.get(dst, {})
-        stage_hop = stage_us > 0 and index == len(hops) - 1  # the stage's hop: decide, not route
+        stage_hop = index == len(hops) - 1  # the stage's hop: decide, not route
+        # like the deduplicator's decide: a changelog-backed table on the one-partition sequence hop
+        table = app.Table(f"relay-{index}", partitions=1, schema=faust.Schema(
+            key_serializer="raw", value_serializer="raw")) if table_writes and src.endswith(".seq") else None
 
         async def relay(stream: faust.StreamT[Any]) -> None:
             async for event in stream.events():
                 if stage_hop:
                     burn(stage_us)
+                    for i in range(table_writes if table is not None else 0):
+                        table[b"%d:%s" % (i, event.key)] = b"x" * 200
                 await sink.send(key=event.key, value=value_for.get(event.key, event.value))
 
         async def relay_batches(stream: faust.StreamT[Any]) -> None:
