@@ -120,7 +120,8 @@ def run_faust(name: str, hops: RelayHops) -> None:
             async for event in stream.events():
                 if stage_hop:
                     burn(stage_us)
-                    for i in range(table_writes if table is not None else 0):
+                if table is not None:
+                    for i in range(table_writes):
                         table[b"%d:%s" % (i, event.key)] = b"x" * 200
                 await sink.send(key=event.key, value=value_for.get(event.key, event.value))
 
