@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rasd.inputs import read_articles
-from services.entities.core import _SPLIT, _SPLIT_BMP, _may_leave_the_bmp, _split
+from services.entities.core import _SPLIT, _SPLIT_BMP, _lookup_all, _may_leave_the_bmp, _split
 from services.normalizer.textforms import display_form, matching_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,3 +83,27 @@ def test_bmp_check_sees_every_character_beyond_the_bmp(text: str) -> None:
     if beyond:
         inside = "".join(ch for ch in text if ord(ch) <= 0xFFFF)
         assert not _may_leave_the_bmp(inside)  # what is left, stored narrower, takes the fast path
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, None])
+def test_lookup_all_is_the_map_of_getitem_on_real_tokens(count: int | None) -> None:
+    """``_lookup_all`` (one ``itemgetter`` of all the tokens) gives the bytes of the per-token lookups on the tokens
+    of real articles: also for no token and one token, where ``itemgetter`` fails or returns a bare value."""
+    table: dict[str, int] = {}
+    for text in _match_texts():
+        toks = _SPLIT.split(text)[1::2][:count]
+        for tok in toks:
+            table.setdefault(tok, len(table) % 256)
+        assert _lookup_all(table, toks) == bytes(map(table.__getitem__, toks))
+    assert len(table) > (100 if count is None else count - 1)  # whole articles: many distinct words looked up
+
+
+def test_lookup_all_raises_key_error_on_an_unknown_token() -> None:
+    """The caller learns new tokens on KeyError: the fast path must raise it as the plain one does, however many
+    tokens there are and wherever the unknown one is."""
+    table = {"a": 1, "b": 2}
+    for toks in (["x"], ["a", "x"], ["x", "a", "b"], ["a", "b", "x"]):
+        with pytest.raises(KeyError):
+            bytes(map(table.__getitem__, toks))
+        with pytest.raises(KeyError):
+            _lookup_all(table, toks)
