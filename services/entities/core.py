@@ -1155,16 +1155,11 @@ def _english_reported_person(doc: _Doc, spans: list[_Span], i: int, headlines: d
     return None
 
 
-_TYPE_OF: Final = attrgetter("type")
-_KIND_OF: Final = attrgetter("kind")
-
-
 def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     """A multi-word person's last name, alone elsewhere in the article, is the same person."""
     short: dict[str, tuple[int, str]] = {}  # family name -> (span index, prefix: "عبد" of "عبد المنعم")
-    for idx in compress(range(len(spans)), map("PERSON".__eq__, map(_TYPE_OF, spans))):
-        s = spans[idx]
-        if s.last > s.first:
+    for idx, s in enumerate(spans):  # (a Python loop: 1.4 us for 70 spans, a map of attrgetter and __eq__ 4.1 us)
+        if s.type == "PERSON" and s.last > s.first:
             surname = doc.toks[s.last]
             prefix = doc.toks[s.last - 1] if s.last - 1 > s.first and doc.toks[s.last - 1] in _NAME_PREFIXES else ""
             if len(surname) >= 3 and surname not in _STOP and surname not in _EN_STOP:
@@ -1172,9 +1167,10 @@ def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     if not short:
         return
     owner, toks = doc.owner, doc.toks
-    forms = {p + surname for surname in short for p in ("", *_PROCLITICS)}
-    forms |= {p + surname[2:] for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
-    for i in list(compress(_indices(len(toks)), map(forms.__contains__, toks))):
+    # A dict, not a set: map() calls its get (a plain C method) faster than a set's __contains__ (a slot wrapper).
+    forms = {p + surname: True for surname in short for p in ("", *_PROCLITICS)}
+    forms |= {p + surname[2:]: True for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
+    for i in list(compress(_indices(len(toks)), map(forms.get, toks))):
         if owner[i] >= 0:
             continue
         for stem, cut in _candidates(toks[i]):
@@ -1203,8 +1199,8 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
     Acceptance spreads along lists: in "صنعاء والحديدة وتعز وحجة" صنعاء vouches for تعز, which
     vouches for حجة.
     """
-    rejected = {idx for idx in compress(range(len(spans)), map(_CTX.__eq__, map(_KIND_OF, spans)))
-                if not (spans[idx].first > 0 and _any_in(doc.toks[spans[idx].first - 1], _PLACE_CUES))}
+    rejected = {idx for idx, s in enumerate(spans)
+                if s.kind == _CTX and not (s.first > 0 and _any_in(doc.toks[s.first - 1], _PLACE_CUES))}
     changed = True
     while changed and rejected:
         changed = False
