@@ -131,9 +131,11 @@ _F_GAZ: Final = 1
 _F_CTX: Final = 2
 _F_ORG: Final = 4
 _F_PERSON: Final = 8
+_F_FACILITY: Final = 16  # a facility head or tail ("محطة", "dam"): no pass opens there, the gazetteer pass looks
 # The passes in the order they run (see :meth:`Gazetteer.positions`).
 _PASS_FLAGS: Final = (_F_GAZ, _F_ORG, _F_CTX, _F_PERSON)
 _PASS_TABLES: Final = tuple(bytes(b & flag for b in range(256)) for flag in _PASS_FLAGS)
+_FACILITY_TABLE: Final = bytes(b & _F_FACILITY for b in range(256))
 # Token indices made once: compress() over them picks positions without making an int object per token.
 _INDICES: Final = tuple(range(1 << 14))
 
@@ -257,10 +259,13 @@ class Gazetteer:
             cache[tok] = ((_F_GAZ if self.starters(tok, nisba) else 0)
                           | (0 if stems.isdisjoint(_TRIGGERS) else _F_CTX)
                           | (0 if stems.isdisjoint(_ORG_TRIGGERS) else _F_ORG)
-                          | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON))
+                          | (0 if stems.isdisjoint(_PERSON_TRIGGERS) else _F_PERSON)
+                          | (_F_FACILITY if tok in _FACILITY_HEADS or tok in _EN_FACILITY_TAILS else 0))
 
-    def positions(self, toks: list[str], nisba: bool = False) -> list[list[int]]:
-        """For each pass of _PASS_FLAGS, the positions of the tokens that may open it."""
+    def positions(self, toks: list[str], nisba: bool = False) -> tuple[list[int], list[int], list[int], list[int],
+                                                                         bool]:
+        """For each pass of _PASS_FLAGS, the positions of the tokens that may open it; and whether any token is a
+        facility head or tail (when none is, no place can be inside a facility's name)."""
         cache = self._flags_adj if nisba else self._flags
         # All in C loops: the flags of every token (one byte each), the positions with any flag, then one
         # filter per pass (bytes.translate keeps the pass's bit of each byte).
@@ -271,7 +276,8 @@ class Gazetteer:
             flags = _lookup_all(cache, toks)
         flagged = list(compress(_indices(len(toks)), flags))
         present = flags.translate(None, b"\0")  # the non-zero flags, in order
-        return [list(compress(flagged, present.translate(table))) for table in _PASS_TABLES]
+        gaz, org, ctx, person = (list(compress(flagged, present.translate(table))) for table in _PASS_TABLES)
+        return gaz, org, ctx, person, present.translate(_FACILITY_TABLE).count(_F_FACILITY) > 0
 
     def starters(self, tok: str, nisba: bool = False) -> tuple[_Starter, ...]:
         """(stem, proclitic length, longest alias in tokens, the one-token alias or None, the tokens that may
@@ -536,8 +542,8 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     doc = _Doc(text, match_text)
     spans: list[_Span] = []
     # The words (classified once, cached across articles) decide which positions deserve a closer look.
-    gaz_at, org_at, ctx_at, person_at = gazetteer.positions(doc.toks, nisba)
-    _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at)
+    gaz_at, org_at, ctx_at, person_at, facilities = gazetteer.positions(doc.toks, nisba)
+    _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at, facilities)
     _org_pass(doc, gazetteer, spans, org_at)
     _context_pass(doc, gazetteer, spans, ctx_at)
     _people_pass(doc, gazetteer, spans, person_at)
@@ -616,7 +622,11 @@ def _accepts(doc: _Doc, i: int, size: int, cut: int, alias: _Alias, nisba: bool)
     return not alias.latin or (not cut and _latin_ok(doc, i, i + size - 1, alias))
 
 
-def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, positions: list[int]) -> None:
+def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, positions: list[int],
+                    facilities: bool = True) -> None:
+    """Gazetteer aliases, longest first, at ``positions``.  ``facilities=False`` says no token is a facility head
+    or tail (:meth:`Gazetteer.positions`), so the test of a place inside a facility's name is skipped: its
+    membership tests could only fail."""
     toks, n, owner, cum, entries = doc.toks, len(doc.toks), doc.owner, doc._cum, gaz.entries
     cache = gaz._starters_adj if nisba else gaz._starters
     starters, index, prefixes, joined = gaz.starters, gaz.index, gaz._prefixes, doc.joined
@@ -660,8 +670,8 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
             alias = best
         last = i + length - 1
         # (The membership tests first: they rule out almost every place without a call.)
-        if alias.etype == "LOC" and ((cut == 0 and i > 0 and toks[i - 1] in _FACILITY_HEADS)
-                                     or (last + 1 < n and toks[last + 1] in _EN_FACILITY_TAILS)) \
+        if facilities and alias.etype == "LOC" and ((cut == 0 and i > 0 and toks[i - 1] in _FACILITY_HEADS)
+                                                    or (last + 1 < n and toks[last + 1] in _EN_FACILITY_TAILS)) \
                 and _inside_facility(doc, i, last, cut):
             entry = entries[alias.entry]
             after = i + length

@@ -14,7 +14,19 @@ import orjson
 import pytest
 
 from rasd.inputs import read_articles
-from services.entities.core import _SPLIT, _SPLIT_BMP, _lookup_all, _may_leave_the_bmp, _split
+from services.entities.core import (
+    _EN_FACILITY_TAILS,
+    _FACILITY_HEADS,
+    _SPLIT,
+    _SPLIT_BMP,
+    Gazetteer,
+    _Doc,
+    _gazetteer_pass,
+    _lookup_all,
+    _may_leave_the_bmp,
+    _Span,
+    _split,
+)
 from services.normalizer.textforms import display_form, matching_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +34,25 @@ ARTICLES = [ROOT / "seeds", ROOT / "tests" / "data" / "entities_people.jsonl",
             ROOT / "tests" / "data" / "alerter_robustness.jsonl", ROOT / "tests" / "data" / "originals.jsonl"]
 
 
-def _match_texts() -> list[str]:
-    """The matching forms of the title and body of every test article (what the stage tokenizes)."""
+def _texts() -> list[tuple[str, str]]:
+    """(display form, matching form) of the title and body of every test article (what the stage reads)."""
     texts = []
     for raw in read_articles(ARTICLES):
         obj = orjson.loads(raw)
         if isinstance(obj, dict):
-            texts.extend(matching_form(display_form(obj[k])) for k in ("title", "body") if isinstance(obj.get(k), str))
+            shown = [display_form(obj[k]) for k in ("title", "body") if isinstance(obj.get(k), str)]
+            texts.extend((text, matching_form(text)) for text in shown)
     return texts
+
+
+def _match_texts() -> list[str]:
+    """The matching forms of the title and body of every test article (what the stage tokenizes)."""
+    return [match for _, match in _texts()]
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.load()
 
 
 def test_bmp_word_class_is_w_on_every_bmp_character() -> None:
@@ -107,3 +130,47 @@ def test_lookup_all_raises_key_error_on_an_unknown_token() -> None:
             bytes(map(table.__getitem__, toks))
         with pytest.raises(KeyError):
             _lookup_all(table, toks)
+
+
+# Real articles, and places named inside a facility's name (a head before, an English tail after).
+_FACILITY_TEXTS = [
+    "قصفت القوات محطة دنيبرو الكهرومائية، وقال مسؤول في جامعة طرابلس إن سد مأرب بخير.",
+    "Russian forces shelled the Zaporizhzhia Power Plant and the Kakhovka Dam near Kherson.",
+]
+
+
+def _gazetteer_spans(gaz: Gazetteer, text: str, match: str, plain: bool) -> list[_Span]:
+    doc = _Doc(text, match)
+    spans: list[_Span] = []
+    gaz_at, _, _, _, facilities = gaz.positions(doc.toks)
+    _gazetteer_pass(doc, gaz, spans, False, gaz_at, True if plain else facilities)
+    return spans
+
+
+def test_facility_flag_says_whether_a_token_is_a_facility_word(gazetteer: Gazetteer) -> None:
+    """``positions`` says "no facility word" only when no token is a facility head or English tail: the one fact
+    the gazetteer pass's shortcut relies on (checked on every real article and on texts that have some)."""
+    seen = set()
+    for match in [*_match_texts(), *(matching_form(display_form(t)) for t in _FACILITY_TEXTS)]:
+        toks = _split(match)[1::2]
+        expected = any(t in _FACILITY_HEADS or t in _EN_FACILITY_TAILS for t in toks)
+        assert gazetteer.positions(toks)[4] == expected
+        seen.add(expected)
+    assert seen == {True, False}
+
+
+@pytest.mark.parametrize("source", ["articles", "facilities"])
+def test_gazetteer_pass_without_facility_words_is_the_plain_pass(gazetteer: Gazetteer, source: str) -> None:
+    """The gazetteer pass told "no facility word" claims exactly what the plain pass (every place tested for a
+    facility's name) claims, on real articles and on places inside facilities' names."""
+    texts = _texts() if source == "articles" else [(t, matching_form(t)) for t in map(display_form, _FACILITY_TEXTS)]
+    claimed = 0
+    for text, match in texts:
+        fast = _gazetteer_spans(gazetteer, text, match, plain=False)
+        assert fast == _gazetteer_spans(gazetteer, text, match, plain=True)
+        claimed += len(fast)
+    assert claimed > 0
+    if source == "facilities":  # the facility test still runs there: "جامعة طرابلس" is the University of Tripoli
+        text, match = texts[0]
+        spans = _gazetteer_spans(gazetteer, text, match, plain=False)
+        assert any(s.type == "ORG" and "university" in s.canonical for s in spans)
