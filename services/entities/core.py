@@ -1177,10 +1177,9 @@ def _short_form_pass(doc: _Doc, spans: list[_Span]) -> None:
     if not short:
         return
     owner, toks = doc.owner, doc.toks
-    # A dict, not a set: map() calls its get (a plain C method) faster than a set's __contains__ (a slot wrapper).
-    forms = {p + surname: True for surname in short for p in ("", *_PROCLITICS)}
-    forms |= {p + surname[2:]: True for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
-    for i in list(compress(_indices(len(toks)), map(forms.get, toks))):
+    forms = {p + surname for surname in short for p in ("", *_PROCLITICS)}
+    forms |= {p + surname[2:] for surname in short if surname.startswith("ال") for p in _LAM_ARTICLE}
+    for i in list(compress(_indices(len(toks)), map(forms.__contains__, toks))):
         if owner[i] >= 0:
             continue
         for stem, cut in _candidates(toks[i]):
