@@ -71,8 +71,11 @@ def _bmp_word_class() -> str:
 
 
 # _SPLIT for texts without characters beyond the BMP (nearly all): the same parts, 82 -> 63 us for an article.
-# (Possessive: a run of word characters and its "+" are never given back, as no match could need them.)
-_SPLIT_BMP: Final = re.compile(f"({_bmp_word_class()}++\\+?+)")
+# (Possessive: a run of word characters and its "+" are never given back, as no match could need them.)  The class
+# is written twice, "[w][w]*+" for "[w]++": a pattern that opens with a class lets the engine skip to the next word
+# character in one C loop instead of trying a match at every gap character (61 -> 58 us).
+_WORD_CLASS: Final = _bmp_word_class()
+_SPLIT_BMP: Final = re.compile(f"({_WORD_CLASS}{_WORD_CLASS}*+\\+?+)")
 # The size of a str of one character beyond the BMP, less that character (4 bytes) and the terminating NUL (4 bytes).
 _WIDE_STR_HEADER: Final = sys.getsizeof("\U00010000") - 8
 

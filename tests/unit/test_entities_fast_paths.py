@@ -19,6 +19,7 @@ from services.entities.core import (
     _FACILITY_HEADS,
     _SPLIT,
     _SPLIT_BMP,
+    _WORD_CLASS,
     Gazetteer,
     _Doc,
     _gazetteer_pass,
@@ -86,12 +87,15 @@ def test_split_is_the_w_split_on_real_articles() -> None:
 
 
 def test_split_keeps_the_token_pattern() -> None:
-    """The fast pattern is the plain one with only ``\\w`` replaced (and made possessive): same "+" suffix, same
-    capture group."""
+    """The fast pattern is the plain one with only ``\\w+`` replaced (by the class, then the class repeated, made
+    possessive): same "+" suffix, same capture group."""
     assert _SPLIT.pattern == r"(\w+\+?)"
-    assert _SPLIT_BMP.pattern.startswith("([") and _SPLIT_BMP.pattern.endswith(r"]++\+?+)")
-    word = re.compile(_SPLIT_BMP.pattern[1:-6])
+    assert _SPLIT_BMP.pattern == f"({_WORD_CLASS}{_WORD_CLASS}*+\\+?+)"
+    assert _WORD_CLASS.startswith("[") and _WORD_CLASS.endswith("]")
+    word = re.compile(_WORD_CLASS)
     assert word.fullmatch("ا") and word.fullmatch("_") and not word.match(" ") and not word.match("+")
+    for text in ("", "a", "ab", "a+", "a++", "+a", "ab+c", "_ _+ +_"):  # one and several characters, "+" anywhere
+        assert _SPLIT_BMP.split(text) == _SPLIT.split(text)
 
 
 @pytest.mark.parametrize("text", [
