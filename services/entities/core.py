@@ -524,11 +524,12 @@ def _capitalised(display: str) -> bool:
 
 
 def _latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
+    if first == last:  # one word, the common case: the tests below without building a list
+        word = doc.word(first)
+        return word.isupper() if alias.acronym else _capitalised(word)
     words = [doc.word(k) for k in range(first, last + 1)]
     if alias.acronym:
         return all(w.isupper() for w in words)
-    if len(words) == 1:
-        return _capitalised(words[0])
     content = [w for w in words if w.lower() not in _EN_PARTICLES and w.lower() not in _EN_STOP]
     return bool(content) and _capitalised(words[0]) and _capitalised(content[-1])
 

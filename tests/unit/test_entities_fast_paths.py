@@ -16,13 +16,18 @@ import pytest
 from rasd.inputs import read_articles
 from services.entities.core import (
     _EN_FACILITY_TAILS,
+    _EN_PARTICLES,
+    _EN_STOP,
     _FACILITY_HEADS,
     _SPLIT,
     _SPLIT_BMP,
     _WORD_CLASS,
     Gazetteer,
+    _Alias,
+    _capitalised,
     _Doc,
     _gazetteer_pass,
+    _latin_ok,
     _lookup_all,
     _may_leave_the_bmp,
     _Span,
@@ -178,3 +183,30 @@ def test_gazetteer_pass_without_facility_words_is_the_plain_pass(gazetteer: Gaze
         text, match = texts[0]
         spans = _gazetteer_spans(gazetteer, text, match, plain=False)
         assert any(s.type == "ORG" and "university" in s.canonical for s in spans)
+
+
+def _plain_latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
+    """``_latin_ok`` as it was written before its one-word shortcut."""
+    words = [doc.word(k) for k in range(first, last + 1)]
+    if alias.acronym:
+        return all(w.isupper() for w in words)
+    if len(words) == 1:
+        return _capitalised(words[0])
+    content = [w for w in words if w.lower() not in _EN_PARTICLES and w.lower() not in _EN_STOP]
+    return bool(content) and _capitalised(words[0]) and _capitalised(content[-1])
+
+
+@pytest.mark.parametrize("acronym", [False, True])
+def test_latin_ok_is_the_plain_test_on_real_words(acronym: bool) -> None:
+    """The one-word shortcut of ``_latin_ok`` answers as the plain test for every one, two and three words of the
+    real articles (English words capitalised, lower-case and all capitals, Arabic ones)."""
+    alias = _Alias(0, 0, True, acronym, False, "LOC", "Q1", "X", 0.85)
+    answers = set()
+    for text, match in _texts():
+        doc = _Doc(text, match)
+        for first in range(len(doc.toks)):
+            for last in range(first, min(first + 3, len(doc.toks))):
+                answer = _latin_ok(doc, first, last, alias)
+                assert answer == _plain_latin_ok(doc, first, last, alias)
+                answers.add(answer)
+    assert answers == {True, False}
