@@ -32,6 +32,7 @@ from services.entities.core import (
     _may_leave_the_bmp,
     _Span,
     _split,
+    _tokens_ending_with,
 )
 from services.normalizer.textforms import display_form, matching_form
 
@@ -210,3 +211,25 @@ def test_latin_ok_is_the_plain_test_on_real_words(acronym: bool) -> None:
                 assert answer == _plain_latin_ok(doc, first, last, alias)
                 answers.add(answer)
     assert answers == {True, False}
+
+
+@pytest.mark.parametrize("text", ["", "x", "a+b c++ d+", "ab ab ab", "aab ab baab", "bab.ab-ab", "+ ++ a+ +a"])
+def test_tokens_ending_with_is_the_endswith_filter_on_edge_cases(text: str) -> None:
+    """Overlapping occurrences, occurrences across a token's end or in a gap, "+" ends, no token at all."""
+    doc = _Doc(text, text)
+    for tail in ("a", "b", "ab", "aab", "+", "b+", "++", "a b", "zz"):
+        assert _tokens_ending_with(doc, tail) == [t for t in doc.toks if t.endswith(tail)]
+
+
+def test_tokens_ending_with_is_the_endswith_filter_on_real_articles() -> None:
+    """The occurrence-based search finds the tokens ending with a tail exactly as a test of every token does, for
+    the endings (1-4 letters) and whole tokens of the real articles (Arabic and English)."""
+    found = 0
+    for text, match in _texts():
+        doc = _Doc(text, match)
+        tails = {t[-k:] for t in doc.toks[:60] for k in (1, 2, 4)} | set(doc.toks[::25])
+        for tail in sorted(tails):
+            fast = _tokens_ending_with(doc, tail)
+            assert fast == [t for t in doc.toks if t.endswith(tail)]
+            found += len(fast)
+    assert found > 1000
