@@ -135,7 +135,7 @@ _F_GAZ: Final = 1
 _F_CTX: Final = 2
 _F_ORG: Final = 4
 _F_PERSON: Final = 8
-_F_FACILITY: Final = 16  # a facility head or tail ("محطة", "dam"): no pass opens there, the gazetteer pass looks
+_F_FACILITY: Final = 16  # a facility head or English tail ("محطة", "dam"): opens no pass, says a facility may be named
 # The passes in the order they run (see :meth:`Gazetteer.positions`).
 _PASS_FLAGS: Final = (_F_GAZ, _F_ORG, _F_CTX, _F_PERSON)
 _PASS_TABLES: Final = tuple(bytes(b & flag for b in range(256)) for flag in _PASS_FLAGS)
@@ -1072,7 +1072,7 @@ def _recurs(doc: _Doc, stem: str) -> bool:
 def _tokens_ending_with(doc: _Doc, tail: str) -> list[str]:
     """``[t for t in doc.toks if t.endswith(tail)]`` (``tail`` not empty), from the occurrences of ``tail`` in the
     text: each such token holds one that ends where the token ends.  ``str.find`` scans in C, and visits every
-    occurrence (overlapping ones too); a test of every token (``str.endswith`` on 500 tokens) costs ~25 us."""
+    occurrence (overlapping ones too): ~7 us for an article, where ``str.endswith`` on its 500 tokens costs ~29 us."""
     match, cum, toks = doc.match, doc._cum, doc.toks
     size = len(tail)
     found = []
