@@ -182,6 +182,10 @@ class Gazetteer:
     max_len_adj: dict[str, int] = field(default_factory=dict, repr=False)
     _starters: dict[str, tuple[_Starter, ...]] = field(default_factory=dict, repr=False)
     _starters_adj: dict[str, tuple[_Starter, ...]] = field(default_factory=dict, repr=False)
+    # The tokens (among those in _starters) whose only form is a plain one-token alias that no longer alias
+    # extends: (alias, proclitic length).  The gazetteer pass claims them without reading their starters.
+    _singles: dict[str, tuple[_Alias, int]] = field(default_factory=dict, repr=False)
+    _singles_adj: dict[str, tuple[_Alias, int]] = field(default_factory=dict, repr=False)
     _flags: dict[str, int] = field(default_factory=dict, repr=False)
     _flags_adj: dict[str, int] = field(default_factory=dict, repr=False)
     # Every prefix of 2 tokens or more of an alias key (the key itself included): a match is extended
@@ -289,13 +293,17 @@ class Gazetteer:
         cache = self._starters_adj if nisba else self._starters
         hit = cache.get(tok)
         if hit is None:
+            singles = self._singles_adj if nisba else self._singles
             if len(cache) > 200_000:
                 cache.clear()
+                singles.clear()
             lengths = self.max_len_adj if nisba else self.max_len
             forms = [(stem, cut) for stem, cut in _candidates(tok) if stem in lengths]
             hit = tuple((stem, cut, lengths[stem], self.index.get((stem,)), self._seconds.get(stem, _NOTHING),
                          len(forms) == 1) for stem, cut in forms)
             cache[tok] = hit
+            if len(hit) == 1 and hit[0][2] == 1 and hit[0][3] is not None and hit[0][3].plain:
+                singles[tok] = (hit[0][3], hit[0][1])
         return hit
 
 
@@ -634,12 +642,22 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
     membership tests could only fail."""
     toks, n, owner, cum, entries = doc.toks, len(doc.toks), doc.owner, doc._cum, gaz.entries
     cache = gaz._starters_adj if nisba else gaz._starters
+    # Without a facility word nothing can veto a single (see Gazetteer._singles); {} turns that shortcut off.
+    singles = (gaz._singles_adj if nisba else gaz._singles) if not facilities else {}
     starters, index, prefixes, joined = gaz.starters, gaz.index, gaz._prefixes, doc.joined
     after = 0  # first token not yet consumed by a match
     for i in positions:
         if i < after:
             continue
         tok = toks[i]
+        single = singles.get(tok)
+        if single is not None:  # what the general path below does for such a token, without its tests
+            one, one_cut = single
+            owner[i] = len(spans)
+            spans.append(_Span(i, i, cum[2 * i + 1] + one_cut, cum[2 * i + 2], one.etype, one.canonical, one.name,
+                               one.conf, one.kind))
+            after = i + 1
+            continue
         cands = cache.get(tok) or starters(tok, nisba)
         stem, cut, longest, alias, seconds, only = cands[0]
         if only and (longest == 1 or i + 1 >= n or toks[i + 1] not in seconds):

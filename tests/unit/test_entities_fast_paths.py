@@ -172,7 +172,8 @@ def test_facility_flag_says_whether_a_token_is_a_facility_word(gazetteer: Gazett
 @pytest.mark.parametrize("source", ["articles", "facilities"])
 def test_gazetteer_pass_without_facility_words_is_the_plain_pass(gazetteer: Gazetteer, source: str) -> None:
     """The gazetteer pass told "no facility word" claims exactly what the plain pass (every place tested for a
-    facility's name) claims, on real articles and on places inside facilities' names."""
+    facility's name, every token through its starters) claims, on real articles and on places inside facilities'
+    names: the facility shortcut and the one-token shortcut (``Gazetteer._singles``) both run in the first."""
     texts = _texts() if source == "articles" else [(t, matching_form(t)) for t in map(display_form, _FACILITY_TEXTS)]
     claimed = 0
     for text, match in texts:
@@ -233,3 +234,18 @@ def test_tokens_ending_with_is_the_endswith_filter_on_real_articles() -> None:
             assert fast == [t for t in doc.toks if t.endswith(tail)]
             found += len(fast)
     assert found > 1000
+
+
+def test_singles_are_the_tokens_whose_starters_are_one_plain_single(gazetteer: Gazetteer) -> None:
+    """Each token the gazetteer pass claims by the one-token shortcut has exactly one form, that starts no longer
+    alias and is a plain one-token alias, with the proclitic length its starters give; and every such token of the
+    real articles is recorded (so the shortcut does run)."""
+    gaz = Gazetteer.from_entries(gazetteer.entries)  # fresh caches
+    for _, match in _texts():
+        for tok in _split(match)[1::2]:
+            starters = gaz.starters(tok)
+            one = len(starters) == 1 and starters[0][2] == 1 and starters[0][3] is not None and starters[0][3].plain
+            assert (tok in gaz._singles) == one
+            if one:
+                assert gaz._singles[tok] == (starters[0][3], starters[0][1])
+    assert len(gaz._singles) > 20
