@@ -452,6 +452,8 @@ _EN_STOP: Final = _words(
     "thursday friday saturday sunday january february march april may june july august "
     "september october november december")
 
+_EN_FUNCTION_WORDS: Final = _EN_PARTICLES | _EN_STOP  # not the content of a Latin alias (see _latin_ok)
+
 # Tokens (or their stems) that can open a context-based mention.
 _TRIGGERS: Final = _TITLE_HEADS | _EN_TITLES | frozenset(_MINISTRIES) | _forms("وزارة")
 
@@ -539,8 +541,10 @@ def _latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
     words = [doc.word(k) for k in range(first, last + 1)]
     if alias.acronym:
         return all(w.isupper() for w in words)
-    content = [w for w in words if w.lower() not in _EN_PARTICLES and w.lower() not in _EN_STOP]
-    return bool(content) and _capitalised(words[0]) and _capitalised(content[-1])
+    if not _capitalised(words[0]):  # (tested first: it needs no list)
+        return False
+    content = [w for w in words if w.lower() not in _EN_FUNCTION_WORDS]
+    return bool(content) and _capitalised(content[-1])
 
 
 def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, language: str = "ar",

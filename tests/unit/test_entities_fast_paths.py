@@ -188,7 +188,7 @@ def test_gazetteer_pass_without_facility_words_is_the_plain_pass(gazetteer: Gaze
 
 
 def _plain_latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
-    """``_latin_ok`` as it was written before its one-word shortcut."""
+    """``_latin_ok`` as it was written before its shortcuts."""
     words = [doc.word(k) for k in range(first, last + 1)]
     if alias.acronym:
         return all(w.isupper() for w in words)
@@ -200,8 +200,9 @@ def _plain_latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
 
 @pytest.mark.parametrize("acronym", [False, True])
 def test_latin_ok_is_the_plain_test_on_real_words(acronym: bool) -> None:
-    """The one-word shortcut of ``_latin_ok`` answers as the plain test for every one, two and three words of the
-    real articles (English words capitalised, lower-case and all capitals, Arabic ones)."""
+    """``_latin_ok`` with its shortcuts (one word without lists, the first word tested first, one set of function
+    words) answers as the plain test for every one, two and three words of the real articles (English words
+    capitalised, lower-case and all capitals, Arabic ones)."""
     alias = _Alias(0, 0, True, acronym, False, "LOC", "Q1", "X", 0.85)
     answers = set()
     for text, match in _texts():
