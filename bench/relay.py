@@ -111,14 +111,14 @@ def run_faust(name: str, hops: RelayHops) -> None:
         source = app.topic(src, key_type=bytes, value_type=bytes)
         sink = app.topic(dst, key_type=bytes, value_type=bytes)
         value_for = sized.get(dst, {})
-        stage_hop = index == len(hops) - 1  # the stage's hop: decide, not route
+        burns = stage_us > 0 and index == len(hops) - 1  # on the stage's hop (decide, not route); the plain relay never
         # like the deduplicator's decide: a changelog-backed table on the one-partition sequence hop
         table = app.Table(f"relay-{index}", partitions=1, schema=faust.Schema(
             key_serializer="raw", value_serializer="raw")) if table_writes and src.endswith(".seq") else None
 
         async def relay(stream: faust.StreamT[Any]) -> None:
             async for event in stream.events():
-                if stage_hop:
+                if burns:
                     burn(stage_us)
                 if table is not None:
                     for i in range(table_writes):
