@@ -60,6 +60,11 @@ def stage_cost_panel(ax: Any, result: dict[str, Any], sweep: list[dict[str, Any]
     stages_ms = result.get("worker_cpu_ms_per_article", {}).get("pipeline_stages")
     if stages_ms:  # the pipeline's stages' CPU inside the workers, per article and stage
         ax.plot([stages_ms * 1000 / 4], [result["ratio"]], "D", color="#37b", label="pipeline (its stages' mean)")
+    edge = result.get("contract_edge_relay")
+    edges_us = [c["edge_us_per_message"] for c in result.get("cores_per_s", {}).values() if "edge_us_per_message" in c]
+    if edge and edges_us:  # decode + encode of the contracts alone (measured without Kafka), no stage logic
+        ax.plot([sum(edges_us) / len(edges_us)], [edge["ratio_vs_relay"]], "s", color="#e80",
+                label="contract edge only (cores → 0)")
     ax.set_xlabel("stage CPU per message on each of the 4 stage hops, µs")
     ax.set_ylabel("throughput / Faust relay")
     ax.set_title("The ratio a stage of a given cost allows")

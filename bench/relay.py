@@ -28,8 +28,14 @@ import pickle
 import signal
 import sys
 import time
+from collections.abc import Container
 from pathlib import Path
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from schemas.codec import decode, encode
+from schemas.models import TOPIC_MODELS
 
 RelayHops = list[tuple[str, str]]
 
@@ -54,8 +60,9 @@ def knobs() -> dict[str, Any]:
     ``uvloop`` (true), ``no_monitor`` (true: no Prometheus sensor), ``take`` (batch size),
     ``fetch_max_wait_ms`` (the consumer's fetch long-poll), ``fetch_min_bytes``, ``stage_us`` (a
     synthetic stage: that many µs of this thread's CPU per message on each process's last hop, where the
-    pipeline runs its stage) and ``table_writes`` (that many writes per message to a changelog-backed table
-    on the one-partition sequence hop, as the deduplicator's decide makes two)."""
+    pipeline runs its stage), ``table_writes`` (that many writes per message to a changelog-backed table
+    on the one-partition sequence hop, as the deduplicator's decide makes two) and ``edge`` (topic → the
+    role of its messages in :data:`schemas.models.TOPIC_MODELS`: :class:`ContractEdge` on each stage hop)."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
 
@@ -89,6 +96,47 @@ def burn(microseconds: float) -> None:
         pass
 
 
+class ContractEdge:
+    """What every stage pays at its edges, with no stage logic: decode the message into the stage's input
+    model and encode the model the stage emits (:mod:`schemas.codec`), as :func:`services.common.stage.process_message`
+    does.  On the relay's stage hop it measures the ratio a pipeline of infinitely fast cores would get.
+
+    Only messages the pipeline's stage would decode are decoded (``decoded_keys``: the keys with a payload of
+    the input's role; ``None`` for raw articles, which all are) — warm-up articles and, at the alerter, copies
+    carry a forwarded payload of another type.  ``output_models`` are the stage's messages for each key,
+    decoded once at start-up, so each message costs one encode like the stage's.
+    """
+
+    def __init__(self, input_model: type[BaseModel], output_models: dict[bytes, BaseModel],
+                 decoded_keys: Container[bytes] | None) -> None:
+        self.input_model = input_model
+        self.output_models = output_models
+        self.decoded_keys = decoded_keys
+
+    @classmethod
+    def for_hop(cls, roles: dict[str, str], src: str, dst: str,
+                sized: dict[str, dict[bytes, bytes]]) -> ContractEdge | None:
+        """The edge of the stage hop ``src → dst`` (``None`` when ``src`` has no role: no edge asked for)."""
+        if src not in roles:
+            return None
+        outputs = {key: decode(value, TOPIC_MODELS[roles[dst]]) for key, value in sized.get(dst, {}).items()
+                   } if dst in roles else {}
+        keys = sized.get(src, {}).keys() if roles[src] != "raw" else None
+        return cls(TOPIC_MODELS[roles[src]], outputs, keys)
+
+    def __call__(self, key: bytes, value: bytes) -> int:
+        """Decode and encode as the stage would for this message; the number of codec calls made."""
+        calls = 0
+        if self.decoded_keys is None or key in self.decoded_keys:
+            decode(value, self.input_model)
+            calls += 1
+        model = self.output_models.get(key)
+        if model is not None:
+            encode(model)
+            calls += 1
+        return calls
+
+
 def run_faust(name: str, hops: RelayHops) -> None:
     """The Faust relay: one thin agent per hop."""
     tried = knobs()
@@ -103,15 +151,18 @@ def run_faust(name: str, hops: RelayHops) -> None:
     take = int(tried.pop("take", 0))
     stage_us = float(tried.pop("stage_us", 0))
     table_writes = int(tried.pop("table_writes", 0))
+    roles: dict[str, str] = tried.pop("edge", None) or {}
     app = services_app(name, tried)
 
-    sized = payloads([dst for _, dst in hops])
+    sized = payloads([dst for _, dst in hops] + [src for src, _ in hops if src in roles])
 
     def add_hop(src: str, dst: str, index: int) -> None:
         source = app.topic(src, key_type=bytes, value_type=bytes)
         sink = app.topic(dst, key_type=bytes, value_type=bytes)
         value_for = sized.get(dst, {})
-        burns = stage_us > 0 and index == len(hops) - 1  # on the stage's hop (decide, not route); the plain relay never
+        stage_hop = index == len(hops) - 1  # the stage runs on decide, not route
+        burns = stage_us > 0 and stage_hop  # the plain relay never calls burn
+        edge = ContractEdge.for_hop(roles, src, dst, sized) if stage_hop else None
         # like the deduplicator's decide: a changelog-backed table on the one-partition sequence hop
         table = app.Table(f"relay-{index}", partitions=1, schema=faust.Schema(
             key_serializer="raw", value_serializer="raw")) if table_writes and src.endswith(".seq") else None
@@ -120,6 +171,8 @@ def run_faust(name: str, hops: RelayHops) -> None:
             async for event in stream.events():
                 if burns:
                     burn(stage_us)
+                if edge is not None:
+                    edge(event.key, event.value)
                 if table is not None:
                     for i in range(table_writes):
                         table[b"%d:%s" % (i, event.key)] = b"x" * 200

@@ -386,12 +386,14 @@ def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], 
     asyncio.run(create_topics(bootstrap, [seq], 1))
     layout = [("normalizer", [f"{t[0]}:{t[1]}"]), ("deduplicator", [f"{t[1]}:{seq}", f"{seq}:{t[2]}"]),
               ("entities", [f"{t[2]}:{t[3]}"]), ("alerter", [f"{t[3]}:{story}", f"{story}:{t[4]}"])]
+    roles = {t[1]: "normalized", seq: "normalized", t[2]: "unique", t[3]: "enriched", story: "enriched",
+             t[4]: "enriched"}
+    if (knobs or {}).get("edge"):  # the stages' input and output models (the alerter's output is alerts: none)
+        knobs = {**(knobs or {}), "edge": {t[0]: "raw", **{k: v for k, v in roles.items() if k != t[4]}}}
     full_env = {**os.environ, **env, "RASD_BOOTSTRAP_SERVERS": bootstrap, "BENCH_KNOBS": json.dumps(knobs or {})}
     if payloads is not None:
         sized = work / f"payloads-{prefix}"
         sized.mkdir(parents=True, exist_ok=True)
-        roles = {t[1]: "normalized", seq: "normalized", t[2]: "unique", t[3]: "enriched", story: "enriched",
-                 t[4]: "enriched"}
         for topic, role in roles.items():
             (sized / f"{topic}.pickle").write_bytes(pickle.dumps(payloads[role]))
         full_env["BENCH_PAYLOADS"] = str(sized)
@@ -672,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage-cost", default="",
                         help="comma-separated µs: the Faust relay with a synthetic stage of that CPU cost per "
                              "message on each process's stage hop (ratio such a stage allows; --knobs: 50,...,500)")
+    parser.add_argument("--edge", action="store_true",
+                        help="the Faust relay paying the stages' contract edge (decode input model, encode output) "
+                             "on each stage hop: the ratio of infinitely fast cores (also with --knobs)")
     parser.add_argument("--profile", default="", help="py-spy this service during the saturation run")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -716,6 +721,9 @@ def main(argv: list[str] | None = None) -> int:
         if sweep:
             result["stage_cost_sweep"] = stage_cost_sweep(bootstrap, raws, warm, work, sized, sweep,
                                                           result["faust_relay"])
+        if args.edge or args.knobs:
+            result["contract_edge_relay"] = contract_edge_relay(bootstrap, raws, warm, work, sized,
+                                                                result["faust_relay"])
         profile = RESULTS / f"profile-{args.profile}.txt" if args.profile else None
         pipe = run_pipeline(bootstrap, raws, exp, warm, work, latency_s=lat_s, profile=profile, repeats=repeats)
         sat = pipe["per_s"]
@@ -771,6 +779,21 @@ def stage_cost_sweep(bootstrap: str, raws: list[bytes], warm: list[bytes], work:
                     "worker_cpu_ms_per_message": cpu_ms, "machine_busy": r["machine_busy"]})
         print(f"[bench] synthetic stage {cost:.0f} µs: {r['per_s']}/s ({r['per_s'] / base:.2f}x the relay; "
               f"{cpu_ms} ms CPU per message)", flush=True)
+    return out
+
+
+def contract_edge_relay(bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
+                        sized: dict[str, dict[bytes, bytes]], relay: dict[str, Any]) -> dict[str, Any]:
+    """The Faust relay with each stage's contract edge and no stage logic (:class:`bench.relay.ContractEdge`).
+
+    ``ratio_vs_relay`` is the ratio a pipeline with infinitely fast cores would get while keeping the
+    contracts (pydantic models at every edge): the ceiling any speed-up of the cores alone can reach.
+    """
+    r = run_relays("faust", bootstrap, raws, warm, work, knobs={"edge": True}, payloads=sized)
+    out = {"faust_relay_per_s": r["per_s"], "ratio_vs_relay": round(r["per_s"] / relay["per_s"], 3),
+           "worker_cpu_ms_per_message": round(1000 * sum(r["cpu_s"].values()) / len(raws), 2),
+           "machine_busy": r["machine_busy"]}
+    print(f"[bench] contract edge only: {r['per_s']}/s ({out['ratio_vs_relay']:.2f}x the relay)", flush=True)
     return out
 
 
