@@ -827,6 +827,11 @@ def summarise(result: dict[str, Any], sat: float) -> None:
     stage_us = sum(us * (unique if svc in ("entities", "alerter") else n)
                    for svc, us in pipe.get("stage_cpu_us_per_message", {}).items())
     result["worker_cpu_ms_per_article"]["pipeline_stages"] = round(stage_us / n / 1000, 2)
+    # Not the ratio (that compares saturation rates): the relay's worker CPU per message when offered the
+    # pipeline's rate over the pipeline's — how little the stages add to the framework at the same rate.
+    cpu = result["worker_cpu_ms_per_article"]
+    if "faust_relay_at_pipeline_rate" in cpu and cpu["pipeline"]:
+        result["cpu_ratio_at_pipeline_rate"] = round(cpu["faust_relay_at_pipeline_rate"] / cpu["pipeline"], 3)
 
 
 if __name__ == "__main__":
