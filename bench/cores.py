@@ -10,6 +10,9 @@ wall clock; the wall-clock figure is reported next to it.
 
 ``edge_us_per_message`` is the part of that spent on the contract alone: decoding the input into its
 pydantic model and encoding what the stage emits (schemas/codec.py), the work any stage pays at its edges.
+``logic_per_s_cpu`` is the stage's logic alone: ``Stage.handle`` on the already decoded messages, with no
+codec and no metrics — the core the issue's "each stage core alone" names; ``per_s_cpu`` (and ``meets_2000``)
+is the stricter figure, the agent's whole work per message.
 
 ``python -m bench.cores [N]`` prints one JSON object.
 """
@@ -20,6 +23,7 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -74,6 +78,23 @@ def time_stage(stage: Stage, messages: list[Emit], rounds: int = 1) -> dict[str,
     }
 
 
+def time_logic(make_stage: Callable[[], Stage], messages: list[Emit], rounds: int = 1) -> float:
+    """Best-of-``rounds`` CPU seconds of ``handle`` alone over ``messages`` decoded beforehand (a stage from
+    ``make_stage`` per round: the deduplicator must start each round from an empty index)."""
+    model = make_stage().input_model
+    decoded = [decode(m.value, model) for m in messages]
+    now = time.time()
+    best = float("inf")
+    for _ in range(rounds):
+        stage = make_stage()
+        gc.collect()
+        cpu0 = time.process_time()
+        for message in decoded:
+            stage.handle(message, now=now)
+        best = min(best, time.process_time() - cpu0)
+    return best
+
+
 def time_edge(stage: Stage, messages: list[Emit], emitted: list[Emit]) -> float:
     """CPU seconds to decode ``messages`` into the stage's input model and to encode its ``emitted`` outputs."""
     outputs = [decode(e.value, TOPIC_MODELS[e.topic]) for e in emitted]
@@ -96,14 +117,23 @@ def measure(n: int = 2000, raws: list[bytes] | None = None) -> dict[str, Any]:
     pipeline = OfflinePipeline()
     results: dict[str, Any] = {}
     for topic, stage in pipeline.stages.items():
+        make_stage = _fresh_dedup if isinstance(stage, DeduplicatorStage) else (lambda stage=stage: stage)
         if isinstance(stage, DeduplicatorStage):
             # A fresh index per round, so every round indexes the same articles from scratch.
-            timings = [time_stage(DeduplicatorStage(DedupIndex(DedupConfig())), inputs[topic]) for _ in range(2)]
+            timings = [time_stage(_fresh_dedup(), inputs[topic]) for _ in range(2)]
             results[stage.name] = max(timings, key=lambda t: t["per_s_cpu"])
         else:
             results[stage.name] = time_stage(stage, inputs[topic], rounds=2)
-        results[stage.name]["meets_2000"] = results[stage.name]["per_s_cpu"] >= TARGET
+        result = results[stage.name]
+        result["meets_2000"] = result["per_s_cpu"] >= TARGET
+        logic_s = time_logic(make_stage, inputs[topic], rounds=2)
+        result["logic_per_s_cpu"] = round(len(inputs[topic]) / logic_s, 1)
+        result["logic_us_per_message"] = round(logic_s / max(len(inputs[topic]), 1) * 1e6, 1)
     return results
+
+
+def _fresh_dedup() -> Stage:
+    return DeduplicatorStage(DedupIndex(DedupConfig()))
 
 
 if __name__ == "__main__":
