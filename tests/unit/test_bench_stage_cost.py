@@ -106,11 +106,9 @@ def test_contract_edge_rejects_a_malformed_message_loudly(hop_messages: dict[str
 def test_logic_alone_is_a_positive_part_of_the_whole_message(inputs: dict[str, list[Emit]], topic: str) -> None:
     """``Stage.handle`` on decoded messages is what the agent's per-message work adds to the codec and the
     metrics: cheaper than the whole, never free (a stage that did nothing would measure as infinitely fast)."""
-    from bench.cores import _fresh_dedup, time_logic
-    from services.deduplicator.stage import DeduplicatorStage
+    from bench.cores import stage_factory, time_logic
 
-    stage = OfflinePipeline().stages[topic]
-    make_stage = _fresh_dedup if isinstance(stage, DeduplicatorStage) else (lambda: stage)
+    make_stage = stage_factory(OfflinePipeline().stages[topic])
     whole = time_stage(make_stage(), inputs[topic])["us_per_message"] / 1e6 * len(inputs[topic])
     logic = time_logic(make_stage, inputs[topic], rounds=2)
     assert 0 < logic < whole
