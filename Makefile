@@ -45,9 +45,8 @@ lint: install ## ruff and mypy
 schemas: install ## Re-export the JSON Schema files from the models
 	$(PY) -m schemas.export
 
-score: install ## Process the shared dev set offline and score it (needs ../shared)
-	$(VENV)/bin/rasd process $(SHARED)/eval/dev.jsonl > /tmp/rasd-dev-pred.jsonl
-	$(PY) $(SHARED)/eval/score.py $(SHARED)/eval/dev.jsonl /tmp/rasd-dev-pred.jsonl
+score: install ## Score `rasd process` on the dev set (as annotated and as one busy day) and tests/data's busy days (needs ../shared)
+	$(PY) -m scripts.score_sets --shared $(SHARED) $(SCORE_ARGS)
 
 bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -838,3 +838,14 @@ def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision
     update = candidate.model_copy(update={"supersedes": previous.alert_id})
     articles = (*previous.articles, candidate.article_id)[-MAX_STORY_ARTICLES:]
     return StoryDecision("update", update, StoryState(update.alert_id, update.severity, articles))
+
+
+def term_categories(match_text: str, lexicon: Lexicon) -> frozenset[str]:
+    """The categories of the lexicon terms found in ``match_text`` (context cues aside: a blocker still
+    swallows the term inside it).  What an article reports happening, for story grouping
+    (``services/deduplicator/stories.py``), without scoring or evidence."""
+    chunks = match_text.split(" ")
+    if not lexicon.loud(chunks):
+        return frozenset()
+    hits, _ = _scan(_Tokens.of(match_text, chunks, lexicon.chunk_words(chunks)), lexicon)
+    return frozenset(hit.entry.category for hit in hits if hit.entry.kind == "term")

@@ -29,6 +29,7 @@ from services.common.worker import attach_stage, make_app, make_topics
 
 from .core import DedupConfig, DedupIndex
 from .stage import DeduplicatorStage
+from .stories import StoryRule
 
 
 def config_from(settings: CommonSettings) -> DedupConfig:
@@ -41,7 +42,7 @@ def config_from(settings: CommonSettings) -> DedupConfig:
         bands=settings.dedup_bands,
         shingle=settings.dedup_shingle,
         retention_s=settings.dedup_retention_days * 24 * 3600.0,
-        story_threshold=settings.dedup_story_threshold,
+        story=StoryRule(threshold=settings.dedup_story_threshold),
         story_window_s=settings.dedup_story_window_hours * 3600.0,
     )
 

@@ -56,19 +56,22 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
+import math
 import re
 import struct
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Hashable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from itertools import chain, compress, pairwise, repeat
-from operator import eq, itemgetter, mul
+from itertools import chain, pairwise, repeat
+from operator import eq, mul
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from schemas.models import DedupVerdict, NormalizedArticle
+
+from .stories import StoryProfile, StoryProfiler, StoryRule, story_score
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Punctuation frequent in matching-form text (quotes are already straight), all non-word characters.
@@ -82,7 +85,7 @@ _BAND_MULS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51
 _VALUE_BITS = 16
 _MAX_BAND_IDS = 8  # a band bucket holding more than this is a boilerplate bucket: it stops growing
 _MAX_POSTING_IDS = 32  # a story posting keeps its most recent articles
-_MAX_STORY_CANDIDATES = 24  # story candidates verified per article
+_MAX_STORY_CANDIDATES = 32  # story candidates scored per article
 _TOKEN_CACHE_MAX = 200_000
 _DATA = Path(__file__).resolve().parent / "data"
 _STRIP_PREFIXES = ("بال", "كال", "فال", "لل", "ال")
@@ -97,8 +100,9 @@ class DedupConfig:
     bands: int = 20
     shingle: int = 3
     retention_s: float = 14 * 24 * 3600.0
-    story_threshold: float = 0.045
-    story_min_shared: int = 3
+    story: StoryRule = field(default_factory=StoryRule)
+    story_idf_prior: int = 20
+    story_min_shared: int = 2  # words an article must share with a candidate found by its words alone
     story_window_s: float = 3 * 24 * 3600.0
     story_features: int = 32
     story_lead: int = 60
@@ -117,7 +121,7 @@ class Fingerprint:
 
     exact: str
     signature: tuple[int, ...]
-    story: tuple[int, ...]
+    story: StoryProfile
     bands: tuple[int, ...]
 
 
@@ -335,16 +339,21 @@ def _words(article: NormalizedArticle) -> _Words:
     return _Words(exact, title_tokens, body_only, hashed)
 
 
-def _fingerprint(words: _Words, config: DedupConfig) -> Fingerprint:
+def _fingerprint(
+    words: _Words, config: DedupConfig, article: NormalizedArticle, profiler: StoryProfiler
+) -> Fingerprint:
     signature = _hashed_minhash(words.hashed, config.num_perm, config.shingle)
     features = story_words(words.title, words.body, config)
-    story = tuple(sorted({h >> 48 for h in token_hashes(features)}))
+    hashes = tuple(sorted({h >> 32 for h in token_hashes(features)}))
+    story = profiler.profile(article.text, article.match_text, article.language, hashes, config.story)
     return Fingerprint(words.exact, signature, story, tuple(band_keys(signature, config.bands)))
 
 
-def fingerprint(article: NormalizedArticle, config: DedupConfig) -> Fingerprint:
-    """Exact key, MinHash signature and story features of an article."""
-    return _fingerprint(_words(article), config)
+def fingerprint(
+    article: NormalizedArticle, config: DedupConfig, profiler: StoryProfiler | None = None
+) -> Fingerprint:
+    """Exact key, MinHash signature and story profile of an article."""
+    return _fingerprint(_words(article), config, article, profiler or StoryProfiler.default())
 
 
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -367,6 +376,22 @@ def story_similarity(a: Iterable[int], b: Iterable[int]) -> tuple[float, int]:
 
 def _pack(values: tuple[int, ...]) -> str:
     return base64.b64encode(struct.pack(f"<{len(values)}H", *values)).decode()
+
+
+def _pack32(values: tuple[int, ...]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}I", *values)).decode()
+
+
+def _unpack32(data: str) -> tuple[int, ...]:
+    raw = base64.b64decode(data)
+    return struct.unpack(f"<{len(raw) // 4}I", raw)
+
+
+def stored_profile(doc: dict[str, Any]) -> StoryProfile | None:
+    """The story profile an original's record keeps (``None`` for copies and records that predate it)."""
+    if "w" not in doc:
+        return None
+    return StoryProfile.from_stored(_unpack32(doc["w"]), doc.get("e", ()), doc.get("l", ""))
 
 
 def _packed_len(data: str) -> int:
@@ -404,39 +429,30 @@ def verdict_of(article_id: str, doc: dict[str, Any]) -> DedupVerdict:
     )
 
 
-def ranked_hits(postings: list[int], shared_min: int) -> list[tuple[int, int]]:
-    """``(sequence number, count)`` of the numbers found at least ``shared_min`` times in ``postings``,
-    most frequent first, ties in order of first appearance: ``Counter(postings).most_common()`` cut
-    at ``shared_min``.
-
-    A number found ``shared_min`` times starts a run that long in sorted order, so the qualifying
-    numbers come out of one C-level pass over the sorted postings, and only they are counted, not the
-    ~120 distinct numbers a Counter over all the postings held (~1.5 qualify on the generated stream;
-    about 25 -> 10 us per article).  ``sorted`` is stable: equal counts keep the Counter's order.
-    """
-    if shared_min > 1:
-        ordered = sorted(postings)
-        qualify = set(compress(ordered, map(eq, ordered, ordered[shared_min - 1 :])))
-        if not qualify:
-            return []
-        postings = list(filter(qualify.__contains__, postings))  # in posting order: first appearances kept
-    return sorted(Counter(postings).items(), key=itemgetter(1), reverse=True)
-
-
 NEXT_KEY = "@next"  # the one ``docs`` entry that is not an article: the next sequence number
+
+
+def _posted(profile: StoryProfile) -> list[Hashable]:
+    """The features whose postings find story candidates: words, specific places and their regions
+    (countries, actors and categories are shared by too many articles to find anything)."""
+    return [*profile.words, *profile.tagged()[: len(profile.places) + len(profile.regions)]]
 
 
 @dataclass
 class Buckets:
     """The derived, in-memory part of the index, rebuilt from ``docs`` whenever they differ.
 
-    ``bands``: LSH bucket key → sequence numbers; ``stories``: story feature → sequence numbers (most
-    recent last); ``exact``: exact key → sequence number; ``queue``: sequence number → article id, walked
-    from ``head`` by retention; ``next``: the next sequence number.
+    ``bands``: LSH bucket key → sequence numbers; ``stories``: story feature (a word hash, a specific
+    place or region) → sequence numbers (most recent last); ``df``: story feature (every kind) → how many
+    retained originals have it, and ``originals``: how many there are (the IDF of :func:`story_score`);
+    ``exact``: exact key → sequence number; ``queue``: sequence number → article id, walked from ``head``
+    by retention; ``next``: the next sequence number.
     """
 
     bands: dict[int, list[int]] = field(default_factory=dict)
-    stories: dict[int, list[int]] = field(default_factory=dict)
+    stories: dict[Hashable, list[int]] = field(default_factory=dict)
+    df: Counter[Hashable] = field(default_factory=Counter)
+    originals: int = 0
     exact: dict[str, int] = field(default_factory=dict)
     queue: dict[int, str] = field(default_factory=dict)
     head: int = 0
@@ -453,8 +469,11 @@ class Buckets:
                 ids = self.bands.setdefault(key, [])
                 if len(ids) < _MAX_BAND_IDS:
                     ids.append(seq)
-        if "f" in doc:  # originals only: copies are found through their root's story
-            for f in fp.story if fp is not None else _unpack(doc["f"]):
+        profile = fp.story if fp is not None else stored_profile(doc)
+        if "w" in doc and profile is not None:  # originals only: copies are found through their root's story
+            self.originals += 1
+            self.df.update(profile.features())
+            for f in _posted(profile):
                 ids = self.stories.setdefault(f, [])
                 ids.append(seq)
                 if len(ids) > _MAX_POSTING_IDS:
@@ -467,8 +486,16 @@ class Buckets:
         pairs: list[tuple[dict[Any, list[int]], Any]] = []
         if "g" in doc:
             pairs += [(self.bands, key) for key in band_keys(_unpack(doc["g"]), config.bands)]
-        if "f" in doc:
-            pairs += [(self.stories, f) for f in _unpack(doc["f"])]
+        profile = stored_profile(doc)
+        if profile is not None:
+            self.originals -= 1
+            for f in profile.features():
+                left = self.df[f] - 1
+                if left > 0:
+                    self.df[f] = left
+                else:
+                    del self.df[f]
+            pairs += [(self.stories, f) for f in _posted(profile)]
         for table, key in pairs:
             ids = table.get(key)
             if ids and seq in ids:
@@ -490,10 +517,14 @@ class DedupIndex:
     partition over from another.  So a decision writes two table entries, not one per bucket.
     """
 
-    def __init__(self, config: DedupConfig, docs: MutableMapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, config: DedupConfig, docs: MutableMapping[str, Any] | None = None, profiler: StoryProfiler | None = None
+    ) -> None:
+        """``profiler`` reads story profiles (default: the packaged gazetteer and lexicon, loaded once)."""
         self.config = config
         self.docs: MutableMapping[str, Any] = {} if docs is None else docs
         self.buckets = Buckets()
+        self.profiler = profiler or StoryProfiler.default()
 
     @property
     def indexed(self) -> int:
@@ -528,12 +559,12 @@ class DedupIndex:
         published = published_time(article, now)
         verdict = self._exact_copy(words.exact, now)
         if verdict is None:
-            fp = _fingerprint(words, self.config)
+            fp = _fingerprint(words, self.config, article, self.profiler)
             verdict = self._decide(article.id, fp, published, now)
         else:
-            # An exact copy's record keeps no signature and no story features (see _index), so the rest
-            # of its fingerprint (MinHash, bands, story: ~150 of ~200 us) is never computed.
-            fp = Fingerprint(words.exact, (), (), ())
+            # An exact copy's record keeps no signature and no story profile (see _index), so the rest
+            # of its fingerprint (MinHash, bands, story profile) is never computed.
+            fp = Fingerprint(words.exact, (), StoryProfile(), ())
         self._index(article.id, fp, verdict, published, now)
         return verdict
 
@@ -579,23 +610,36 @@ class DedupIndex:
         return DedupVerdict(status="unique", similarity=round(best_sim, 4), story_id=story)
 
     def _story(self, fp: Fingerprint, published: float, now: float) -> str | None:
-        """The story of the most similar recent original, or ``None`` when the article starts one."""
-        postings = list(chain.from_iterable(map(self.buckets.stories.get, fp.story, repeat(()))))
-        best_story, best_sim = None, 0.0
-        # Most shared features first (ties: posting order), and only the first few: a busy news
-        # day makes common words hit hundreds of articles, the real match shares the most.
-        ranked = ranked_hits(postings, self.config.story_min_shared)
-        for seq, shared in ranked[:_MAX_STORY_CANDIDATES]:
+        """The story of the original that most strongly reports the same event, or ``None`` when the
+        article starts one (``stories.py``: the features, the place gate, the score)."""
+        profile, buckets, config = fp.story, self.buckets, self.config
+        words = set(profile.words)
+        hits: Counter[int] = Counter()  # candidate → shared word features (a shared place counts as many)
+        for f in _posted(profile):
+            for seq in buckets.stories.get(f, ()):
+                hits[seq] += 1 if f in words else config.story_min_shared
+        ranked = [seq for seq, n in hits.most_common() if n >= config.story_min_shared]
+        # IDF over the retained originals and the article itself, smoothed as if the index had also seen
+        # ``story_idf_prior`` articles without the feature: on an almost empty index (a new stream, a test)
+        # a shared feature would otherwise weigh almost nothing just for being in both articles.
+        documents = buckets.originals + 1 + config.story_idf_prior
+        df = buckets.df
+
+        def idf(feature: Hashable) -> float:
+            return math.log(documents / (df.get(feature, 0) + 1))
+
+        best_story, best_score = None, 0.0
+        for seq in ranked[:_MAX_STORY_CANDIDATES]:
             found = self._doc_at(seq, now)
             if found is None:
                 continue
             cand_id, doc = found
-            if abs(float(doc["p"]) - published) > self.config.story_window_s:
+            other = stored_profile(doc)
+            if other is None or abs(float(doc["p"]) - published) > config.story_window_s:
                 continue
-            # Jaccard from the posting hits: shared / (|A| + |B| - shared).
-            sim = shared / (len(fp.story) + _packed_len(doc["f"]) - shared)
-            if sim >= self.config.story_threshold and sim > best_sim:
-                best_story, best_sim = doc.get("s", cand_id), sim
+            score = story_score(profile, other, idf, config.story)
+            if score >= config.story.threshold and score > best_score:
+                best_story, best_score = doc.get("s", cand_id), score
         return best_story
 
     def _index(self, article_id: str, fp: Fingerprint, verdict: DedupVerdict, published: float, now: float) -> None:
@@ -610,7 +654,9 @@ class DedupIndex:
         if verdict.kind != "exact":
             doc["g"] = _pack(fp.signature)
         if verdict.status == "unique":
-            doc["f"] = _pack(fp.story)
+            doc["w"] = _pack32(fp.story.words)
+            doc["e"] = fp.story.tagged()
+            doc["l"] = fp.story.language
         self.docs[article_id] = doc
         self.docs[NEXT_KEY] = seq + 1
         self.buckets.next = seq + 1

@@ -1,0 +1,266 @@
+"""Story grouping on what makes an event an event: where, who, what, when — and rare words.
+
+Pure (no Faust, no I/O once loaded): the deduplicator's index (``core.py``) asks
+:func:`story_score` about each candidate and keeps the best.  ``docs/dedup.md``
+gives the rule, the measured figures and the limits.
+
+An article's :class:`StoryProfile` is read from its title and lead (the first
+``lead_chars`` characters of the body), where a newswire report says what
+happened, where and who did it:
+
+* **places** — specific places linked by the entities gazetteer (a town, a
+  district, a region; the same ids in Arabic and English), with their
+  **regions**: the places containing them below the country level (Khan Younis
+  → Gaza Strip), and the **countries** named or containing them;
+* **actors** — linked organisations and people (armies, armed groups,
+  governments, leaders);
+* **categories** — the escalation categories of the alerter's lexicon terms
+  found there (air strike, shelling, ground assault, mobilisation…);
+* **words** — the distinctive words (stop words removed), language-specific.
+
+Every feature is weighted by its rarity among the articles the index holds
+(IDF over the retention window): on a busy day "killed", "Ukraine" or the
+country at war weigh little, the town and the rare words of the event weigh
+much.  Two articles score per channel as the cosine of their IDF-weighted
+feature sets, summed with the channel weights of :class:`StoryRule`.
+
+A pair is considered at all only when it passes the **place gate**: a specific
+place of one article is a place of the other or contains one of its places.
+Articles that share no specific place (or name none) can join only in one
+language, by their words alone, and only when both name no place that the
+other does not contain.  So two articles in different languages join through
+the place ids they share, and two articles with no place in common almost
+never do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from services.common.datafiles import read_jsonl
+from services.entities.core import DATA_DIR as ENTITIES_DATA
+from services.entities.core import Gazetteer, extract_entities
+
+# Feature kinds other than words, as prefixes of the stored feature strings.
+PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY = "L:", "K:", "B:", "S:", "A:", "C:"
+_KINDS = (PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY)
+
+
+@dataclass(frozen=True)
+class StoryRule:
+    """How much each channel counts, and the bar a pair must clear (``docs/dedup.md``: why these)."""
+
+    threshold: float = 0.35
+    places: float = 0.5
+    words: float = 0.6
+    actors: float = 0.15
+    categories: float = 0.2
+    region_weight: float = 0.5  # a containing region counts half a place in the place channel
+    country_weight: float = 0.5  # a country counts half a place (and IDF makes it rarer still on a busy day)
+    background_weight: float = 0.5  # a place named after the place lead counts half a place, and opens no gate
+    words_only: float = 0.45  # the words' cosine needed when no specific place is shared (one language only)
+    words_evidence: float = 0.12  # the words' cosine that shows "what", when no category or actor is shared
+    place_lead_chars: int = 150  # places here (with the headline) say where the event is
+    lead_chars: int = 400  # actors, categories and background places are read up to here
+
+
+@dataclass(frozen=True)
+class StoryProfile:
+    """The story features of one article (see the module docstring)."""
+
+    words: tuple[int, ...] = ()
+    places: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    background: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    language: str = ""
+
+    def tagged(self) -> list[str]:
+        """Every feature but the words, as kind-prefixed strings (the stored form)."""
+        return [
+            *(PLACE + p for p in self.places), *(REGION + r for r in self.regions),
+            *(COUNTRY + c for c in self.countries), *(BACKGROUND + x for x in self.background),
+            *(ACTOR + a for a in self.actors),
+            *(CATEGORY + c for c in self.categories),
+        ]
+
+    def features(self) -> list[Hashable]:
+        """Every feature as the index counts and posts it: word hashes (ints) and tagged strings."""
+        return [*self.words, *self.tagged()]
+
+    @classmethod
+    def from_stored(cls, words: tuple[int, ...], tagged: Iterable[str], language: str) -> StoryProfile:
+        """The profile a record stored (:meth:`tagged` and the word hashes)."""
+        kinds: dict[str, list[str]] = {kind: [] for kind in _KINDS}
+        for feature in tagged:
+            kinds[feature[:2]].append(feature[2:])
+        return cls(
+            words, tuple(kinds[PLACE]), tuple(kinds[REGION]), tuple(kinds[COUNTRY]), tuple(kinds[BACKGROUND]),
+            tuple(kinds[ACTOR]), tuple(kinds[CATEGORY]), language,
+        )
+
+
+@cache
+def country_ids() -> frozenset[str]:
+    """The ids of the gazetteer's countries (``services/entities/data/countries.jsonl``)."""
+    return frozenset(str(obj["id"]) for _, obj in read_jsonl(ENTITIES_DATA / "countries.jsonl"))
+
+
+CategoriesOf = Callable[[str], Collection[str]]
+
+
+class StoryProfiler:
+    """Reads an article's story profile with the entities gazetteer and the alerter's lexicon categories.
+
+    The same linker the entities service runs gives the ids, so an Arabic and an English article about
+    Mogadishu carry the same place id here and in their enriched output.
+    """
+
+    def __init__(self, gazetteer: Gazetteer, categories_of: CategoriesOf) -> None:
+        self.gazetteer = gazetteer
+        self.categories_of = categories_of
+        self.countries = country_ids()
+        containers = getattr(gazetteer, "containers", None)
+        self._containers: Callable[[str], tuple[str, ...]] = containers if callable(containers) else _no_containers
+
+    @classmethod
+    @cache
+    def default(cls) -> StoryProfiler:
+        """The profiler on the packaged gazetteer and lexicon, loaded once per process."""
+        from services.alerter.core import Lexicon, term_categories  # the alerter's data, read-only
+
+        lexicon = Lexicon.load()
+        return cls(Gazetteer.load(), lambda match_text: term_categories(match_text, lexicon))
+
+    def profile(
+        self, text: str, match_text: str, language: str, words: tuple[int, ...], rule: StoryRule
+    ) -> StoryProfile:
+        """The profile of an article given its display and matching text (headline first), its
+        language and its word features; ``rule`` says how much of the body is its lead."""
+        title_end = text.find("\n")
+        body = len(text) if title_end < 0 else title_end + 1
+        cut = min(len(text), body + rule.lead_chars)
+        place_cut = min(len(text), body + rule.place_lead_chars)
+        lead, lead_match = text[:cut], match_text[:cut]
+        places: dict[str, None] = {}
+        regions: dict[str, None] = {}
+        countries: dict[str, None] = {}
+        background: dict[str, None] = {}
+        actors: dict[str, None] = {}
+        for entity in extract_entities(lead, lead_match, gazetteer=self.gazetteer, language=language):
+            if entity.type != "LOC":
+                actors[entity.canonical] = None
+                continue
+            if entity.canonical in self.countries:
+                countries[entity.canonical] = None
+                continue
+            if entity.start >= place_cut:
+                background[entity.canonical] = None
+                continue
+            places[entity.canonical] = None
+            for container in self._containers(entity.canonical):
+                (countries if container in self.countries else regions)[container] = None
+        return StoryProfile(
+            words=words,
+            places=tuple(places),
+            regions=tuple(r for r in regions if r not in places),
+            countries=tuple(countries),
+            background=tuple(b for b in background if b not in places and b not in regions),
+            actors=tuple(actors),
+            categories=tuple(sorted(self.categories_of(lead_match))),
+            language=language,
+        )
+
+
+def _no_containers(_: str) -> tuple[str, ...]:
+    return ()
+
+
+def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
+    """The place gate: a specific place of one is a place of the other or a region containing one of them."""
+    a_all, b_all = {*a.places, *a.regions}, {*b.places, *b.regions}
+    return not a_all.isdisjoint(b.places) or not b_all.isdisjoint(a.places)
+
+
+def _foreign_place(a: StoryProfile, b: StoryProfile) -> bool:
+    """Whether one article names a place (of any level) that the other neither names nor lies in."""
+    a_all = {*a.places, *a.regions, *a.countries}
+    b_all = {*b.places, *b.regions, *b.countries}
+    return bool(a.places and not b_all.issuperset(a.places)) and bool(b.places and not a_all.issuperset(b.places))
+
+
+def _cosine(a: Mapping[Hashable, float], b: Mapping[Hashable, float]) -> float:
+    """Cosine of two weighted feature sets."""
+    if not a or not b:
+        return 0.0
+    dot = sum(w * b[f] for f, w in a.items() if f in b)
+    if not dot:
+        return 0.0
+    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+
+
+def _weighted(
+    features: Iterable[Hashable], idf: Callable[[Hashable], float], weight: float = 1.0
+) -> dict[Hashable, float]:
+    return {f: weight * idf(f) for f in features}
+
+
+def _place_vector(p: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule) -> dict[Hashable, float]:
+    # One id space for all levels: Khan Younis named by one article meets the Gaza Strip named by the other.
+    vector = _weighted((COUNTRY + c for c in p.countries), idf, rule.country_weight)
+    vector.update(_weighted((BACKGROUND + x for x in p.background), idf, rule.background_weight))
+    vector.update(_weighted((REGION + r for r in p.regions), idf, rule.region_weight))
+    vector.update(_weighted((PLACE + x for x in p.places), idf))
+    return {f[2:]: w for f, w in vector.items()}  # type: ignore[index]
+
+
+# Kinds of escalation that say what happened; deaths and displacement also follow floods and earthquakes.
+_NOT_WHAT = frozenset({"casualties", "displacement"})
+
+
+def _vague_same_country(a: StoryProfile, b: StoryProfile) -> bool:
+    """One article names no specific place, and both lie in a country they share."""
+    if a.places and b.places:
+        return False
+    a_countries, b_countries = {*a.countries}, {*b.countries}
+    return not a_countries.isdisjoint(b_countries) and not _foreign_place(a, b)
+
+
+def story_score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule) -> float:
+    """How strongly ``a`` and ``b`` report one event (0 when they may not share a story at all).
+
+    ``idf`` weighs a feature (a word hash or a tagged string) by its rarity in the index.  The routes to
+    a story, in order: a shared specific place and any sign of the same what or who; one article placed
+    only by its country, the same country, and both the same words and the same what or who; the words
+    alone (one language), when neither names a place the other does not contain.
+    """
+    words = _cosine(_weighted(a.words, idf), _weighted(b.words, idf)) if a.language == b.language else 0.0
+    what = not set(a.categories).isdisjoint(b.categories)
+    who = not set(a.actors).isdisjoint(b.actors)
+    rare_words = words >= rule.words_evidence
+    a_what, b_what = set(a.categories) - _NOT_WHAT, set(b.categories) - _NOT_WHAT
+    if shares_a_place(a, b):
+        if not (rare_words or what or who):
+            return 0.0  # a place alone is not an event (a capital hosts a book fair and a budget)
+    elif not a_what and not b_what and _vague_same_country(a, b):
+        # No hostilities: merging costs no alert, so a follow-up placed only by its country may join.
+        # Reports of hostilities never join on a country alone (two strikes in one country are two events).
+        if not (rare_words and (what or who)):
+            return 0.0
+    elif words < rule.words_only or _foreign_place(a, b):
+        return 0.0
+    # What happened: two reports of hostilities that share no kind of it (an exodus and a border clash, a
+    # build-up and street fighting) are two events, whatever places they share.
+    if a_what and b_what and a_what.isdisjoint(b_what):
+        return 0.0
+    places = _cosine(_place_vector(a, idf, rule), _place_vector(b, idf, rule))
+    actors = _cosine(_weighted((ACTOR + x for x in a.actors), idf), _weighted((ACTOR + x for x in b.actors), idf))
+    categories = _cosine(
+        _weighted((CATEGORY + c for c in a.categories), idf), _weighted((CATEGORY + c for c in b.categories), idf)
+    )
+    return rule.places * places + rule.words * words + rule.actors * actors + rule.categories * categories
