@@ -27,7 +27,7 @@ import re
 import sys
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress, repeat
@@ -120,6 +120,8 @@ class GazetteerEntry:
     adj_ar: tuple[str, ...] = ()
     adj_en: tuple[str, ...] = ()
     ctx: tuple[str, ...] = ()
+    # The id of the place that directly contains this one (the data's "in": Khan Younis -> Gaza Strip), or None.
+    container: str | None = None
 
 
 # Alias kinds.
@@ -193,6 +195,8 @@ class Gazetteer:
     _prefixes: set[tuple[str, ...]] = field(default_factory=set, repr=False)
     # First token -> the second tokens of the aliases of two tokens or more that start with it.
     _seconds: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # Place id -> the ids of the places containing it, nearest first (only places with an "in").
+    _containers: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
@@ -207,12 +211,14 @@ class Gazetteer:
                     raise GazetteerError(f"{where}: duplicate id {entry.id!r} (first at {seen[entry.id]})")
                 seen[entry.id] = where
                 entries.append(entry)
-        return cls.from_entries(entries)
+        return cls.from_entries(entries, origins=seen)
 
     @classmethod
-    def from_entries(cls, entries: Sequence[GazetteerEntry]) -> Gazetteer:
-        """Build the index; raise :class:`GazetteerError` when two entities claim one alias."""
+    def from_entries(cls, entries: Sequence[GazetteerEntry], origins: Mapping[str, str] | None = None) -> Gazetteer:
+        """Build the index; raise :class:`GazetteerError` when two entities claim one alias or the places'
+        containment ("in") is broken.  ``origins`` (id -> "file:line") only makes the messages point at the data."""
         gaz = cls(entries=list(entries))
+        gaz._containers = _containment(gaz.entries, origins or {})
         for i, entry in enumerate(gaz.entries):
             ctx = {_key(a) for a in entry.ctx}
             for alias in (*entry.ar, *entry.en):
@@ -256,6 +262,12 @@ class Gazetteer:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def containers(self, entity_id: str) -> tuple[str, ...]:
+        """The ids of the places that contain ``entity_id``, nearest first, transitively ("rasd:loc:khan-younis" ->
+        Gaza Strip, Palestine); empty for an unknown id and for a place with no "in".  A dict lookup: the chains
+        are followed once, at load."""
+        return self._containers.get(entity_id, ())
 
     def _learn(self, toks: set[str], nisba: bool) -> None:
         """Classify tokens not seen before (``toks``: none of them in the cache) and record their passes."""
@@ -316,8 +328,46 @@ def _lookup_all(table: dict[str, int], toks: list[str]) -> bytes:
     return bytes(itemgetter(*toks)(table))
 
 
+def _containment(entries: Sequence[GazetteerEntry], origins: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Place id -> its containers, nearest first, from each entry's ``container``.
+
+    Raises :class:`GazetteerError` when an "in" names no entry, names an entry that is not a place, is set on an
+    entry that is not a place, or when following the chain comes back to a place already on it (a cycle).
+    """
+    by_id = {e.id: e for e in entries}
+
+    def at(ent_id: str) -> str:
+        return f"{origins[ent_id]}: " if ent_id in origins else ""
+
+    direct: dict[str, str] = {}
+    for entry in entries:
+        if entry.container is None:
+            continue
+        if entry.type != "LOC":
+            raise GazetteerError(f"{at(entry.id)}{entry.id}: 'in' is only for places (LOC), not {entry.type}")
+        target = by_id.get(entry.container)
+        if target is None:
+            raise GazetteerError(f"{at(entry.id)}{entry.id}: 'in' names {entry.container!r}, which is no entry")
+        if target.type != "LOC":
+            raise GazetteerError(f"{at(entry.id)}{entry.id}: 'in' names {entry.container!r} ({target.type}), "
+                                 "not a place (LOC)")
+        direct[entry.id] = entry.container
+    chains: dict[str, tuple[str, ...]] = {}
+    for start in direct:
+        chain: list[str] = []
+        node = start
+        while node in direct:
+            node = direct[node]
+            if node == start or node in chain:
+                raise GazetteerError(f"{at(start)}{start}: 'in' makes a cycle: "
+                                     + " -> ".join((start, *chain, node)))
+            chain.append(node)
+        chains[start] = tuple(chain)
+    return chains
+
+
 def _parse_entry(obj: dict[str, object], where: str) -> GazetteerEntry:
-    known = {"id", "type", "name", "ar", "en", "adj_ar", "adj_en", "ctx"}
+    known = {"id", "type", "name", "in", "ar", "en", "adj_ar", "adj_en", "ctx"}
     unknown = set(obj) - known
     if unknown:
         raise GazetteerError(f"{where}: unknown field(s) {sorted(unknown)}")
@@ -341,8 +391,12 @@ def _parse_entry(obj: dict[str, object], where: str) -> GazetteerEntry:
     ctx = strings("ctx")
     if not {_key(c) for c in ctx} <= {_key(a) for a in (*ar, *en)}:
         raise GazetteerError(f"{where}: {ent_id}: every 'ctx' alias must also be listed in 'ar' or 'en'")
+    container = obj.get("in")
+    if "in" in obj and (not isinstance(container, str) or not container.strip()):
+        raise GazetteerError(f"{where}: {ent_id}: 'in' must be a non-empty string (the id of the containing place)")
     return GazetteerEntry(id=ent_id, type=cast(EntityType, etype), name=name, ar=ar, en=en,
-                          adj_ar=strings("adj_ar"), adj_en=strings("adj_en"), ctx=ctx)
+                          adj_ar=strings("adj_ar"), adj_en=strings("adj_en"), ctx=ctx,
+                          container=cast(str | None, container))
 
 
 def _key(alias: str) -> tuple[str, ...]:
