@@ -5,13 +5,16 @@ Arabic one (``أذربيجان``), compared case-insensitively in the matching f
 tashkeel ignored).  A name is resolved through the gazetteer's aliases when one is given (so
 ``اذربيجان`` finds ``Q227`` even if the article wrote it otherwise) and also compared with the
 alert entity's own name and mentions (so people found by context, not in the gazetteer, match too).
+A place also matches the places that contain it, given the gazetteer's containment
+(:meth:`services.entities.core.Gazetteer.containers`): an alert about Khan Younis passes
+``--place "Gaza Strip"`` and ``--place Palestine`` (and ``--entity Palestine``).
 Values of one flag are alternatives (any of them); different flags must all hold.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from schemas.models import Alert, AlertEntity
@@ -47,26 +50,46 @@ class AlertFilter:
             raise ValueError(f"unknown severity {self.min_severity!r}")
 
 
-def _entity_matches(query: str, entity: AlertEntity, aliases: Mapping[str, frozenset[str]]) -> bool:
+Containers = Callable[[str], Iterable[str]]
+"""Canonical id -> the ids of the places containing it (``Gazetteer.containers``); none for other ids."""
+
+
+def _no_containers(entity_id: str) -> tuple[str, ...]:
+    return ()
+
+
+def _entity_matches(query: str, entity: AlertEntity, aliases: Mapping[str, frozenset[str]],
+                    containers: Containers) -> bool:
     wanted = normalise(query)
-    if entity.canonical in aliases.get(wanted, frozenset()):
+    named = aliases.get(wanted, frozenset())
+    if entity.canonical in named:
         return True
-    return wanted in {normalise(n) for n in (entity.canonical, entity.name, *entity.mentions)}
+    if wanted in {normalise(n) for n in (entity.canonical, entity.name, *entity.mentions)}:
+        return True
+    # A place inside the one asked for: the query names (or is the id of) one of its containers.
+    return any(c in named or normalise(c) == wanted for c in containers(entity.canonical))
 
 
 def _any_entity(queries: tuple[str, ...], entities: Iterable[AlertEntity],
-                aliases: Mapping[str, frozenset[str]]) -> bool:
-    return any(_entity_matches(q, e, aliases) for q in queries for e in entities)
+                aliases: Mapping[str, frozenset[str]], containers: Containers) -> bool:
+    return any(_entity_matches(q, e, aliases, containers) for q in queries for e in entities)
 
 
-def passes(alert: Alert, flt: AlertFilter, aliases: Mapping[str, frozenset[str]] | None = None) -> bool:
-    """Whether ``alert`` is one the subscriber asked for."""
+def passes(alert: Alert, flt: AlertFilter, aliases: Mapping[str, frozenset[str]] | None = None,
+           containers: Containers | None = None) -> bool:
+    """Whether ``alert`` is one the subscriber asked for.
+
+    ``aliases`` (from :func:`alias_index`) resolves names to canonical ids; ``containers`` (``Gazetteer.containers``)
+    lets ``--place``/``--entity`` naming a place match the alert's places inside it.  Without them only the alert's
+    own ids, names and mentions match.
+    """
     names = aliases or {}
+    inside = containers or _no_containers
     if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[flt.min_severity]:
         return False
     if flt.languages and alert.language.casefold() not in {lang.casefold() for lang in flt.languages}:
         return False
-    if flt.entities and not _any_entity(flt.entities, alert.entities, names):
+    if flt.entities and not _any_entity(flt.entities, alert.entities, names, inside):
         return False
     places = [e for e in alert.entities if e.type == "LOC"]
-    return not flt.places or _any_entity(flt.places, places, names)
+    return not flt.places or _any_entity(flt.places, places, names, inside)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from rasd.alert_filters import AlertFilter, alias_index, passes
+from rasd.alert_filters import AlertFilter, Containers, alias_index, passes
 from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
@@ -77,20 +77,21 @@ def format_alert(alert: Alert) -> str:
     return line + (f"\n    entities: {who}" if who else "")
 
 
-def _alert_filter(args: argparse.Namespace) -> tuple[AlertFilter, dict[str, frozenset[str]]]:
-    """The subscriber's filter, and the gazetteer's names when it filters by entity or place."""
+def _alert_filter(args: argparse.Namespace) -> tuple[AlertFilter, dict[str, frozenset[str]], Containers | None]:
+    """The subscriber's filter, and the gazetteer's names and place containment when it filters by entity or place."""
     flt = AlertFilter(args.min_severity, tuple(args.entity), tuple(args.place), tuple(args.language))
     if not (flt.entities or flt.places):
-        return flt, {}
+        return flt, {}, None
     from services.entities.core import Gazetteer
 
-    return flt, alias_index((e.id, (e.name, *e.ar, *e.en)) for e in Gazetteer.load().entries)
+    gazetteer = Gazetteer.load()
+    return flt, alias_index((e.id, (e.name, *e.ar, *e.en)) for e in gazetteer.entries), gazetteer.containers
 
 
 async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
     from rasd.kafka_io import Follower
 
-    flt, aliases = _alert_filter(args)
+    flt, aliases, containers = _alert_filter(args)
     printed = 0
     async with Follower(bootstrap, [Topics().alerts], group_id=args.group) as follower:
         while True:
@@ -101,7 +102,7 @@ async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
                 except DecodeError as exc:
                     print(f"(undecodable alert at offset {record.offset}: {exc})", file=sys.stderr)
                     continue
-                if not passes(alert, flt, aliases):
+                if not passes(alert, flt, aliases, containers):
                     continue
                 text = orjson.dumps(alert.model_dump(mode="json")).decode() if args.json else format_alert(alert)
                 print(text, flush=True)

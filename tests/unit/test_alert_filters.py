@@ -26,9 +26,14 @@ ALERT = make_alert(entities=(AZ, PASH, LOCAL))
 
 
 @pytest.fixture(scope="module")
-def aliases() -> dict[str, frozenset[str]]:
+def gazetteer() -> Gazetteer:
+    return Gazetteer.load()
+
+
+@pytest.fixture(scope="module")
+def aliases(gazetteer: Gazetteer) -> dict[str, frozenset[str]]:
     """The packaged gazetteer's names, as ``rasd alerts`` loads them."""
-    return alias_index((e.id, (e.name, *e.ar, *e.en)) for e in Gazetteer.load().entries)
+    return alias_index((e.id, (e.name, *e.ar, *e.en)) for e in gazetteer.entries)
 
 
 @pytest.mark.parametrize(("flt", "expected"), [
@@ -81,3 +86,51 @@ def test_unknown_severity_is_rejected() -> None:
     """A typo in --min-severity must fail, not silently let everything (or nothing) through."""
     with pytest.raises(ValueError):
         AlertFilter(min_severity="urgent")
+
+
+# --- places inside the place asked for ------------------------------------------------------------
+
+KHAN_YOUNIS = AlertEntity(canonical="rasd:loc:khan-younis", name="Khan Younis", type="LOC", mentions=["خان يونس"])
+SOUTH_LEBANON = AlertEntity(canonical="rasd:loc:south-lebanon", name="South Lebanon", type="LOC",
+                            mentions=["جنوب لبنان"])
+KHARKIV = AlertEntity(canonical="rasd:loc:kharkiv", name="Kharkiv", type="LOC", mentions=["خاركيف"])
+LEBANON = AlertEntity(canonical="Q822", name="Lebanon", type="LOC", mentions=["لبنان"])
+RED_SEA = AlertEntity(canonical="rasd:loc:red-sea", name="Red Sea", type="LOC", mentions=["البحر الأحمر"])
+
+
+@pytest.mark.parametrize(("entity", "flt", "expected"), [
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("Palestine",)), True, id="town-in-country"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("Gaza Strip",)), True, id="town-in-territory"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("قطاع غزة",)), True, id="territory-by-arabic-name"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("Q219060",)), True, id="country-by-id"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(entities=("فلسطين",)), True, id="entity-flag-naming-a-place"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("Israel",)), False, id="not-in-another-country"),
+    pytest.param(KHAN_YOUNIS, AlertFilter(places=("West Bank",)), False, id="not-in-a-sibling-territory"),
+    pytest.param(SOUTH_LEBANON, AlertFilter(places=("Lebanon",)), True, id="region-in-country"),
+    pytest.param(SOUTH_LEBANON, AlertFilter(places=("لبنان",)), True, id="region-in-country-arabic"),
+    pytest.param(SOUTH_LEBANON, AlertFilter(places=("Syria",)), False, id="region-not-in-neighbour"),
+    pytest.param(KHARKIV, AlertFilter(places=("Ukraine",)), True, id="city-through-its-oblast"),
+    pytest.param(LEBANON, AlertFilter(places=("South Lebanon",)), False, id="country-is-not-inside-its-region"),
+    pytest.param(RED_SEA, AlertFilter(places=("Egypt",)), False, id="sea-is-in-no-country"),
+])
+def test_place_matches_the_places_inside_it(entity: AlertEntity, flt: AlertFilter, expected: bool,
+                                             aliases: dict[str, frozenset[str]], gazetteer: Gazetteer) -> None:
+    """A desk following a country or territory wants the alerts about its towns and regions too; containment
+    only goes up (a country is not inside its own region) and never across to a neighbour."""
+    assert passes(make_alert(entities=(entity,)), flt, aliases, gazetteer.containers) is expected
+
+
+def test_containment_needs_the_gazetteer(aliases: dict[str, frozenset[str]], gazetteer: Gazetteer) -> None:
+    """Without containers the filter is as before (the alert's own names only); with containers but no names, a
+    container matches by its canonical id only."""
+    alert = make_alert(entities=(KHAN_YOUNIS,))
+    assert not passes(alert, AlertFilter(places=("Palestine",)), aliases)
+    assert passes(alert, AlertFilter(places=("q219060",)), None, gazetteer.containers)
+    assert not passes(alert, AlertFilter(places=("Palestine",)), None, gazetteer.containers)
+
+
+def test_a_person_is_inside_no_place(aliases: dict[str, frozenset[str]], gazetteer: Gazetteer) -> None:
+    """Containment is for places: an alert naming only a person does not pass a country's place filter."""
+    alert = make_alert(entities=(PASH,))
+    assert not passes(alert, AlertFilter(entities=("Armenia",)), aliases, gazetteer.containers)
+    assert not passes(alert, AlertFilter(places=("Armenia",)), aliases, gazetteer.containers)
