@@ -345,7 +345,9 @@ def _fingerprint(
     signature = _hashed_minhash(words.hashed, config.num_perm, config.shingle)
     features = story_words(words.title, words.body, config)
     hashes = tuple(sorted({h >> 32 for h in token_hashes(features)}))
-    story = profiler.profile(article.text, article.match_text, article.language, hashes, config.story)
+    story = profiler.profile(
+        article.text, article.match_text, article.language, hashes, config.story, article.dateline
+    )
     return Fingerprint(words.exact, signature, story, tuple(band_keys(signature, config.bands)))
 
 

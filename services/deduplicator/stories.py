@@ -138,14 +138,24 @@ class StoryProfiler:
         return cls(Gazetteer.load(), lambda match_text: term_categories(match_text, lexicon))
 
     def profile(
-        self, text: str, match_text: str, language: str, words: tuple[int, ...], rule: StoryRule
+        self, text: str, match_text: str, language: str, words: tuple[int, ...], rule: StoryRule,
+        dateline: str | None = None,
     ) -> StoryProfile:
         """The profile of an article given its display and matching text (headline first), its
-        language and its word features; ``rule`` says how much of the body is its lead."""
+        language and its word features; ``rule`` says how much of the body is its lead.
+
+        ``dateline``: where the story was filed (the normalizer keeps a "بيروت - وكالات" place as the
+        line after the headline).  A report of an Odesa attack filed in Kyiv is not about Kyiv, and every
+        report filed in one capital would otherwise share a place: places on that line are background.
+        """
         title_end = text.find("\n")
         body = len(text) if title_end < 0 else title_end + 1
+        filed_end = body
+        if dateline and text.startswith(dateline, body):
+            after = body + len(dateline)
+            filed_end = after if text[after : after + 1] in ("\n", "") else body  # the whole line, nothing less
         cut = min(len(text), body + rule.lead_chars)
-        place_cut = min(len(text), body + rule.place_lead_chars)
+        place_cut = min(len(text), filed_end + rule.place_lead_chars)
         lead, lead_match = text[:cut], match_text[:cut]
         places: dict[str, None] = {}
         regions: dict[str, None] = {}
@@ -159,7 +169,7 @@ class StoryProfiler:
             if entity.canonical in self.countries:
                 countries[entity.canonical] = None
                 continue
-            if entity.start >= place_cut:
+            if entity.start >= place_cut or body <= entity.start < filed_end:
                 background[entity.canonical] = None
                 continue
             places[entity.canonical] = None
