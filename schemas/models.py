@@ -147,10 +147,17 @@ class Alert(_Frozen):
     article_id: str
     story_id: str | None = None
     supersedes: str | None = Field(
-        default=None, description="Alert id this one updates (same story, severity rose)"
+        default=None,
+        description="Alert id this one updates (same story: severity rose, places were added or the death toll"
+        " grew materially)",
     )
     severity: Severity
     score: float
+    casualties: int | None = Field(
+        default=None,
+        ge=0,
+        description="Largest number of people reported killed (digits next to a casualty term), else null",
+    )
     matches: list[AlertMatch]
     entities: list[AlertEntity]
     title: str

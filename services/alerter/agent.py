@@ -7,8 +7,8 @@ forwards every enriched article, unchanged, to an internal topic
 ``<app id>-by-story`` keyed by its story id (same partition count); the
 deciding agent consumes that topic, so every article of a story reaches the
 worker that owns the story's partition, in order, and the story state (highest
-severity alerted, latest alert id) lives in the changelog-backed table
-``alert-stories`` keyed by story id.  Any number of alerter workers may run;
+severity alerted, latest alert id, places and death toll alerted) lives in the
+changelog-backed table ``alert-stories`` keyed by story id.  Any number of alerter workers may run;
 the table is recovered from its changelog on restart or rebalance.
 """
 
@@ -23,7 +23,7 @@ from services.common.metrics import StageMetrics
 from services.common.settings import AlerterSettings, CommonSettings
 from services.common.worker import attach_stage, make_app, make_topics
 
-from .core import ACTIONS, Lexicon
+from .core import ACTIONS, DISAGREEMENTS, Lexicon, StoryDecision
 from .stage import AlerterStage, story_key
 
 
@@ -45,9 +45,22 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     )
     for action in ACTIONS:
         decisions.labels(action)
-    stage = AlerterStage(
-        Lexicon.load(), emit_low=emit_low, stories=stories, on_decision=lambda a: decisions.labels(a).inc()
+    disagreements = Counter(
+        "rasd_alert_story_place_disagreements_total",
+        "Articles sent as a new alert although grouped into a story, because they share no place with the"
+        " story's alerts (disjoint) or either side names none (unplaced)",
+        ["reason"],
+        registry=registry,
     )
+    for reason in DISAGREEMENTS:
+        disagreements.labels(reason)
+
+    def count(decision: StoryDecision) -> None:
+        decisions.labels(decision.action).inc()
+        if decision.disagreement is not None:
+            disagreements.labels(decision.disagreement).inc()
+
+    stage = AlerterStage(Lexicon.load(), emit_low=emit_low, stories=stories, on_decision=count)
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
 
     async def route(stream: faust.StreamT[Any]) -> None:

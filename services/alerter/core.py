@@ -46,6 +46,10 @@ CATEGORIES = frozenset({
     "emergency_diplomacy", "atrocity", "siege_blockade", "coup", "displacement",
 })
 LANGS = frozenset({"ar", "en"})
+# What a casualty term counts, for the death toll an alert reports (``Alert.casualties``): a number next to a
+# "dead" term is a toll; one next to an "injured" term is not (it claims the number from a "dead" term farther
+# away: "5 killed and 40 wounded" reports 5).  Casualty terms without a toll ("casualties", "ضحايا") count none.
+TOLLS = frozenset({"dead", "injured"})
 
 # Context cues, written in normal Arabic / English and compiled like lexicon terms.
 _VERBAL = ("حادا", "لاذعا", "كلاميا", "إعلاميا", "شرسا على الحكومة")
@@ -166,6 +170,17 @@ _GAP_OK = re.compile(r"[\s\"'()\-/]*")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _DIGITS = re.compile(r"\d+")
+_COUNT = re.compile(r"[وف]?(\d+)")  # a number token, "و30" of "12 قتيلا و30 جريحا" included
+_THOUSANDS = re.compile(r"\d{3}")
+# A number in front of these is not a head count ("killed 10 km from", "قتل قبل 3 أيام").
+_NOT_COUNTS = frozenset(matching_form(w) for w in (
+    "km", "kilometres", "kilometers", "miles", "metres", "meters", "minutes", "hours", "days", "weeks", "months",
+    "years", "percent", "per", "am", "pm", "كيلومتر", "كيلومترات", "كلم", "كم", "ميل", "متر", "مترا", "أمتار",
+    "دقيقة", "دقائق", "ساعة", "ساعات", "يوم", "يوما", "أيام", "أسبوع", "أسابيع", "شهر", "شهرا", "أشهر",
+    "عام", "عاما", "أعوام", "سنة", "سنوات", "بالمئة", "بالمائة", "صباحا", "مساء",
+))
+_TOLL_BEFORE = 3  # "12 people were killed": the number up to 3 tokens before a casualty term
+_TOLL_AFTER = 4  # "killed at least 12", "ارتفعت حصيلة القتلى في المدينة إلى 40": up to 4 after
 _ALERT_ENTITY_TYPES = frozenset({"PERSON", "LOC"})
 _START = operator.attrgetter("start")
 
@@ -185,6 +200,7 @@ class _Entry:
     category: str
     weight: float
     key: int
+    toll: str | None = None  # casualty terms: "dead" or "injured" (see TOLLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,7 @@ class Term:
     lang: str
     category: str
     weight: float
+    toll: str | None = None
 
 
 def _bare(word: str) -> str:
@@ -275,7 +292,7 @@ class Lexicon:
         index: dict[str, list[_Entry]] = defaultdict(list)
         for key, term in enumerate(self.terms):
             words = _words(term.term)
-            index[words[0]].append(_Entry(words, "term", term.category, term.weight, key))
+            index[words[0]].append(_Entry(words, "term", term.category, term.weight, key, term.toll))
         key = len(self.terms)
         for kind, cues in _CUES.items():
             for cue in cues:
@@ -398,13 +415,14 @@ class Lexicon:
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, object]]) -> Lexicon:
-        """Validate rows (known category and language, weight > 0, no duplicate) and compile."""
+        """Validate rows (known category and language, weight > 0, a toll only on casualty terms, no
+        duplicate) and compile."""
         terms: list[Term] = []
         seen: dict[tuple[str, ...], int] = {}
         for n, row in enumerate(rows, 1):
             if not isinstance(row, dict):
                 raise LexiconError(f"row {n}: not an object")
-            extra = set(row) - {"term", "lang", "category", "weight"}
+            extra = set(row) - {"term", "lang", "category", "weight", "toll"}
             if extra:
                 raise LexiconError(f"row {n}: unknown fields {sorted(extra)}")
             term, lang, category, weight = row.get("term"), row.get("lang"), row.get("category"), row.get("weight")
@@ -418,13 +436,16 @@ class Lexicon:
                 raise LexiconError(f"row {n}: weight must be a number")
             if not math.isfinite(weight) or weight <= 0:
                 raise LexiconError(f"row {n}: weight must be > 0, got {weight}")
+            toll = row.get("toll")
+            if toll is not None and (toll not in TOLLS or category != "casualties"):
+                raise LexiconError(f"row {n}: toll {toll!r} (one of {sorted(TOLLS)}, on casualty terms only)")
             words = _words(term)
             if not words:
                 raise LexiconError(f"row {n}: term {term!r} has no word")
             if words in seen:
                 raise LexiconError(f"row {n}: duplicate term {term!r} (same as row {seen[words]})")
             seen[words] = n
-            terms.append(Term(term.strip(), str(lang), str(category), float(weight)))
+            terms.append(Term(term.strip(), str(lang), str(category), float(weight), toll and str(toll)))
         if not terms:
             raise LexiconError("lexicon is empty")
         return cls(terms)
@@ -605,6 +626,66 @@ def _near_number(tokens: _Tokens, hit: _Hit) -> bool:
     return False
 
 
+def _count_at(tokens: _Tokens, k: int) -> int | None:
+    """The head count token ``k`` starts ("12", "1,200" as two tokens joined by a comma, "و30"), or None
+    when it is no count: not a number, the tail of "1,200", a year ("في عام 2014"), a distance, a
+    duration or a percentage."""
+    words = tokens.words
+    match = _COUNT.fullmatch(words[k])
+    if match is None:
+        return None
+    text = tokens.text
+    if k > 0 and words[k - 1].isdigit() and text[tokens.end(k - 1):tokens.start(k)] == ",":
+        return None  # the "200" of "1,200"
+    digits, j = match.group(1), k
+    while j + 1 < len(words) and _THOUSANDS.fullmatch(words[j + 1]) and text[tokens.end(j):tokens.start(j + 1)] == ",":
+        digits, j = digits + words[j + 1], j + 1
+    if _YEAR.fullmatch(digits) and k > 0:
+        prev = _forms(words[k - 1])
+        if not (_YEAR_LEADS.isdisjoint(prev) and _MONTHS.isdisjoint(prev)):
+            return None
+    end = tokens.end(j)
+    if text[end:end + 1] in ("%", "٪") or (j + 1 < len(words) and words[j + 1] in _NOT_COUNTS):
+        return None
+    value = int(digits)
+    return value or None
+
+
+def _death_toll(tokens: _Tokens, bounds: list[int], hits: list[_Hit]) -> int | None:
+    """The largest number of people reported killed: a number next to a casualty term whose toll is
+    "dead" ("مقتل 12", "12 قتيلا", "killed at least 12", "12 people were killed").
+
+    Each number belongs to the nearest casualty term of its sentence with a toll, up to
+    :data:`_TOLL_BEFORE` tokens before it or :data:`_TOLL_AFTER` after it, so "5 killed and 40 wounded"
+    gives 5, not 40.  A tie goes to the term before the number, except for a number written with و
+    ("12 قتيلا و30 جريحا"), which opens the next phrase.  Numbers in words ("dozens", "عشرات", "ثلاثة")
+    are not read.  ``hits`` are the reported casualty matches (context aside, only those still counted).
+    """
+    spans = [(h.tok, h.tok + len(h.entry.words) - 1, h.entry.toll, h.sentence) for h in hits if h.entry.toll]
+    if not any(toll == "dead" for _, _, toll, _ in spans):
+        return None
+    n = len(tokens)
+    near: set[int] = set()
+    for first, last, _, _ in spans:
+        near.update(range(max(0, first - _TOLL_BEFORE), first))
+        near.update(range(last + 1, min(n, last + 1 + _TOLL_AFTER)))
+    best: int | None = None
+    for k in sorted(near):
+        value = _count_at(tokens, k)
+        if value is None or (best is not None and value <= best):
+            continue
+        sentence = bisect.bisect_right(bounds, tokens.start(k))
+        forward = tokens.words[k][0] in "وف"
+        owners = [
+            ((first - k if k < first else k - last), (k < first) != forward, toll)
+            for first, last, toll, s in spans
+            if s == sentence and (0 < first - k <= _TOLL_BEFORE or 0 < k - last <= _TOLL_AFTER)
+        ]
+        if owners and min(owners)[2] == "dead":
+            best = value
+    return best
+
+
 def alert_id(article_id: str) -> str:
     """Stable alert id: the same article always yields the same id (replays never duplicate)."""
     return "alert-" + hashlib.sha256(f"rasd-alert\x00{article_id}".encode()).hexdigest()[:24]
@@ -766,6 +847,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         story_id=article.story_id,
         severity=severity,
         score=round(score, 3),
+        casualties=_death_toll(tokens, bounds, [h for h, _, c in scored if c >= _MIN_CONTEXT and h.entry.toll]),
         matches=matches,
         entities=_entities(article),
         title=title,
@@ -782,24 +864,47 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
 
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 MAX_STORY_ARTICLES = 64  # alerted article ids remembered per story (replay protection)
+MAX_STORY_PLACES = 64  # place ids remembered per story (an alert names at most 8 people and places)
+# A death toll grows "materially" when it reaches 1.5 times the highest figure sent for the story *and* at
+# least 5 more: 4 → 12 or 20 → 40 is news, a toll revised in small steps (12 → 13 → 15) or a large one
+# creeping (300 → 320) is not worth paging the desk again.  With no figure sent yet, 5 dead or more is news.
+CASUALTY_RISE_FACTOR = 1.5
+CASUALTY_RISE_MIN = 5
 Action = Literal["new", "update", "suppressed", "replay"]
 ACTIONS: tuple[Action, ...] = ("new", "update", "suppressed", "replay")
+# Why an article of a story was sent as a new alert instead of being judged against the story: it names no
+# place the story's alerts named (``disjoint``), or it or the story names no place at all (``unplaced``).
+Disagreement = Literal["disjoint", "unplaced"]
+DISAGREEMENTS: tuple[Disagreement, ...] = ("disjoint", "unplaced")
+
+
+def alert_places(alert: Alert) -> tuple[str, ...]:
+    """The canonical ids of the places an alert names (its ``LOC`` entities), in its order."""
+    return tuple(dict.fromkeys(e.canonical for e in alert.entities if e.type == "LOC"))
 
 
 @dataclass(frozen=True, slots=True)
 class StoryState:
-    """What the alerter remembers about one story: its highest alerted severity and latest alert.
+    """What the alerter remembers about one story: its highest alerted severity, latest alert, the places
+    its alerts named and the highest death toll they reported.
 
     ``articles`` lists the articles that raised an alert for the story, so a replayed article is
-    recognised and never alerts twice.  Stored as JSON in a changelog-backed table keyed by story id.
+    recognised and never alerts twice.  ``places`` (at most :data:`MAX_STORY_PLACES`, the latest kept)
+    decide whether a new article is about the story's event at all.  Stored as JSON in a changelog-backed
+    table keyed by story id; a state stored before places and tolls were kept reads with none of either.
     """
 
     alert_id: str
     severity: Severity
     articles: tuple[str, ...]
+    places: tuple[str, ...] = ()
+    casualties: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"alert_id": self.alert_id, "severity": self.severity, "articles": list(self.articles)}
+        return {
+            "alert_id": self.alert_id, "severity": self.severity, "articles": list(self.articles),
+            "places": list(self.places), "casualties": self.casualties,
+        }
 
     @classmethod
     def from_json(cls, data: object) -> StoryState | None:
@@ -810,34 +915,77 @@ class StoryState:
         if severity not in SEVERITY_RANK:
             return None
         articles = tuple(str(a) for a in data.get("articles", ()))
-        return cls(str(data["alert_id"]), cast(Severity, severity), articles)
+        places = tuple(str(p) for p in data.get("places") or ())
+        casualties = data.get("casualties")
+        toll = casualties if isinstance(casualties, int) and not isinstance(casualties, bool) else None
+        return cls(str(data["alert_id"]), cast(Severity, severity), articles, places, toll)
 
 
 @dataclass(frozen=True, slots=True)
 class StoryDecision:
-    """The outcome for one candidate alert: what to send (if anything) and the story's next state."""
+    """The outcome for one candidate alert: what to send (if anything), the story's next state, and
+    whether the candidate was sent because its places disagree with the story's."""
 
     action: Action
     alert: Alert | None
     state: StoryState | None
+    disagreement: Disagreement | None = None
+
+
+def casualties_grew(before: int | None, after: int | None) -> bool:
+    """Whether a death toll ``after`` is material news over ``before`` (see :data:`CASUALTY_RISE_FACTOR`)."""
+    if after is None:
+        return False
+    base = before or 0
+    return after >= base + CASUALTY_RISE_MIN and after >= base * CASUALTY_RISE_FACTOR
 
 
 def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision:
-    """One alert per story: the first alert of a story goes out; later articles of the same story
-    only go out when their severity is higher than any alerted before, as an update whose
-    ``supersedes`` names the previous alert.  An article that already alerted for the story
-    (a replay, a redelivery) never alerts again.  Pure: same inputs, same decision.
+    """One alert per story, failing safe.  Pure: same inputs, same decision.
+
+    * The first alert of a story goes out (``new``).
+    * An article that already alerted for the story (a replay, a redelivery) never alerts again.
+    * A candidate that shares no place with the places of the story's alerts so far, or when either
+      side names no place at all, goes out as a ``new`` alert with its ``disagreement``: the grouping
+      may have merged two events, and a wrong merge must not silence one of them.
+    * Otherwise it goes out as an ``update`` (``supersedes`` = the story's latest alert) when its
+      severity is higher than any sent, it names places the story's alerts did not, or its death toll
+      grew materially (:func:`casualties_grew`); else it is ``suppressed``.
+
+    Every alert sent adds its places to the story's and raises its severity and toll to the highest sent.
     """
+    places = alert_places(candidate)
     if previous is None:
-        state = StoryState(candidate.alert_id, candidate.severity, (candidate.article_id,))
+        state = StoryState(
+            candidate.alert_id, candidate.severity, (candidate.article_id,), places[-MAX_STORY_PLACES:],
+            candidate.casualties,
+        )
         return StoryDecision("new", candidate, state)
     if candidate.article_id in previous.articles:
         return StoryDecision("replay", None, previous)
-    if SEVERITY_RANK[candidate.severity] <= SEVERITY_RANK[previous.severity]:
+    known = set(previous.places)
+    added = tuple(p for p in places if p not in known)
+    disagreement: Disagreement | None = None
+    if not places or not known:
+        disagreement = "unplaced"
+    elif len(added) == len(places):
+        disagreement = "disjoint"
+    if disagreement is None and not (
+        SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[previous.severity]
+        or added
+        or casualties_grew(previous.casualties, candidate.casualties)
+    ):
         return StoryDecision("suppressed", None, previous)
-    update = candidate.model_copy(update={"supersedes": previous.alert_id})
-    articles = (*previous.articles, candidate.article_id)[-MAX_STORY_ARTICLES:]
-    return StoryDecision("update", update, StoryState(update.alert_id, update.severity, articles))
+    sent = candidate if disagreement else candidate.model_copy(update={"supersedes": previous.alert_id})
+    tolls = [t for t in (previous.casualties, candidate.casualties) if t is not None]
+    state = StoryState(
+        sent.alert_id,
+        max(previous.severity, candidate.severity, key=SEVERITY_RANK.__getitem__),
+        (*previous.articles, candidate.article_id)[-MAX_STORY_ARTICLES:],
+        (*previous.places, *added)[-MAX_STORY_PLACES:],
+        max(tolls) if tolls else None,
+    )
+    return StoryDecision("new" if disagreement else "update", sent, state, disagreement)
 
 
 def term_categories(match_text: str, lexicon: Lexicon) -> frozenset[str]:

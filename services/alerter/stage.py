@@ -1,8 +1,9 @@
 """The alerter stage: enriched articles in, escalation alerts out (most articles raise none).
 
 Two steps: :func:`~services.alerter.core.detect` decides whether the article itself warrants an
-alert; :func:`~services.alerter.core.decide_story` then keeps one alert per story (an update
-only when severity rises).  The story state lives in ``stories``, a mapping of story id → JSON
+alert; :func:`~services.alerter.core.decide_story` then keeps one alert per story (an update when
+severity rises, places are added or the death toll grows materially; a new alert when the article
+shares no place with the story's alerts).  The story state lives in ``stories``, a mapping of story id → JSON
 state: a plain dict offline and in tests, a changelog-backed Faust table in the stream (whose
 input is re-keyed by story id, so one worker owns all the decisions of a story).
 """
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from schemas.models import EnrichedArticle
 from services.common.stage import Output
 
-from .core import Action, Lexicon, StoryState, decide_story, detect
+from .core import Lexicon, StoryDecision, StoryState, decide_story, detect
 
 # The encoder writes an enriched article's fields in model order: ``{"id":…, …, "dedup":{…},"entities":[…]}``.
 _HEAD, _TAIL = b'{"id":"', b"]}"
@@ -90,9 +91,10 @@ class AlerterStage:
         *,
         emit_low: bool = False,
         stories: MutableMapping[str, Any] | None = None,
-        on_decision: Callable[[Action], None] | None = None,
+        on_decision: Callable[[StoryDecision], None] | None = None,
     ) -> None:
-        """``stories=None`` disables story suppression: every article's own alert is emitted."""
+        """``stories=None`` disables story suppression: every article's own alert is emitted.
+        ``on_decision`` sees each story decision (the agent counts actions and place disagreements)."""
         self.lexicon = lexicon
         self.emit_low = emit_low
         self.stories = stories
@@ -110,6 +112,6 @@ class AlerterStage:
             if decision.state is not None and decision.state != previous:
                 self.stories[story] = decision.state.to_json()
             if self.on_decision is not None:
-                self.on_decision(decision.action)
+                self.on_decision(decision)
             alert = decision.alert
         return [] if alert is None else [Output("alerts", story, alert)]

@@ -18,11 +18,20 @@ from prometheus_client import CollectorRegistry
 
 from rasd.inputs import read_articles
 from schemas.codec import decode, encode
-from schemas.models import Alert, DeadLetter, DedupedArticle, DedupVerdict, EnrichedArticle, NormalizedArticle
+from schemas.models import (
+    Alert,
+    DeadLetter,
+    DedupedArticle,
+    DedupVerdict,
+    EnrichedArticle,
+    Entity,
+    NormalizedArticle,
+)
 from services.alerter.agent import build as build_alerter
 from services.common.settings import AlerterSettings, CommonSettings, EntitiesSettings, NormalizerSettings
 from services.entities.agent import build as build_entities
 from services.normalizer.agent import build as build_normalizer
+from services.normalizer.textforms import matching_form
 
 SEED_002 = Path(__file__).resolve().parents[2] / "seeds" / "002_e54ffb910fea662e.txt"
 Sent = list[tuple[str, bytes, bytes]]
@@ -86,3 +95,41 @@ async def test_agent_survives_bad_input_and_keeps_going(sent: Sent, tmp_path: Pa
     assert registry.get_sample_value(
         "rasd_dead_letters_total", {"service": "normalizer", "reason": "decode"}
     ) == 1
+
+
+def _enriched(article_id: str, headline: str, place: tuple[str, str]) -> EnrichedArticle:
+    """An enriched article of the story ``war`` that names one place (alias, canonical id) in its headline."""
+    text = f"{headline}\nاندلعت اشتباكات مسلحة عنيفة وقصف مدفعي متواصل في {place[0]} منذ الفجر، وقتل 12 شخصا."
+    start = text.index(place[0])
+    entity = Entity(text=place[0], type="LOC", canonical=place[1], name=place[1], start=start,
+                    end=start + len(place[0]), confidence=0.9)
+    return EnrichedArticle(
+        id=article_id, title=headline, language="ar", text=text, match_text=matching_form(text), ingested_at=0.0,
+        dedup=DedupVerdict(status="unique", similarity=0.0, story_id="war"), entities=[entity],
+    )
+
+
+async def test_alerter_counts_decisions_and_place_disagreements(sent: Sent, tmp_path: Path) -> None:
+    """The alerter's story metrics exist from the start (zeros for every label) and count what happened:
+    a second article of the story in the same place is suppressed, one in a place the story's alert
+    does not name is sent anyway and counted as a ``disjoint`` disagreement."""
+    registry = CollectorRegistry()
+    alerter = build_alerter(settings(AlerterSettings, tmp_path), registry)
+
+    def counts() -> dict[str, float | None]:
+        samples = {f"action={a}": ("rasd_alert_decisions_total", {"action": a})
+                   for a in ("new", "update", "suppressed", "replay")}
+        samples |= {f"reason={r}": ("rasd_alert_story_place_disagreements_total", {"reason": r})
+                    for r in ("disjoint", "unplaced")}
+        return {k: registry.get_sample_value(name, labels) for k, (name, labels) in samples.items()}
+
+    assert set(counts().values()) == {0.0}
+    zawiya, misrata = ("الزاوية", "rasd:loc:zawiya"), ("مصراتة", "rasd:loc:misrata")
+    articles = [_enriched("a1", "اشتباكات وقصف في الزاوية", zawiya),
+                _enriched("a2", "قصف واشتباكات في الزاوية", zawiya),
+                _enriched("a3", "اشتباكات وقصف في مصراتة", misrata)]
+    await drive(alerter, *(encode(a) for a in articles), agent_name="rasd.alerter")
+    alerts = [decode(v, Alert) for t, _, v in sent if t == "alerts"]
+    assert [a.article_id for a in alerts] == ["a1", "a3"] and alerts[1].supersedes is None
+    assert counts() == {"action=new": 2.0, "action=update": 0.0, "action=suppressed": 1.0, "action=replay": 0.0,
+                        "reason=disjoint": 1.0, "reason=unplaced": 0.0}

@@ -339,6 +339,39 @@ def test_entities_dedup_by_canonical_most_mentioned_first(lexicon: Lexicon) -> N
     assert all(e.type in ("PERSON", "LOC") for e in alert.entities)
 
 
+STRIKES_AR = "غارات جوية وقصف مدفعي عنيف على حلب\n"
+STRIKES_EN = "Air strikes and heavy shelling hit Aleppo\n"
+
+
+@pytest.mark.parametrize(("content", "language", "toll"), [
+    pytest.param(STRIKES_AR + "قتل 12 شخصا على الأقل وأصيب 40 في القصف على الأحياء السكنية.", "ar", 12,
+                 id="ar-verb-then-number"),
+    pytest.param(STRIKES_AR + "سقط 12 قتيلا و30 جريحا في القصف على الأحياء السكنية.", "ar", 12,
+                 id="ar-number-then-noun-wounded-after-waw"),
+    pytest.param(STRIKES_AR + "ارتفعت حصيلة القتلى في المدينة إلى 40 بعد ليلة من القصف.", "ar", 40,
+                 id="ar-toll-rose-to"),
+    pytest.param(STRIKES_AR + "أسفر القصف عن مقتل 7 مدنيين، وقتل 25 مقاتلا في الاشتباكات.", "ar", 25,
+                 id="ar-largest-of-two"),
+    pytest.param(STRIKES_EN + "At least 5 people were killed and 40 wounded in the strikes, officials said.", "en", 5,
+                 id="en-wounded-figure-is-not-a-toll"),
+    pytest.param(STRIKES_EN + "The strikes killed 1,200 people across the province, the monitor said.", "en", 1200,
+                 id="en-thousands-separator"),
+    pytest.param(STRIKES_EN + "Dozens were killed and 60 wounded, 10 km from the front line.", "en", None,
+                 id="en-words-and-wounded-only"),
+    pytest.param(STRIKES_EN + "Shelling killed 9 people on Monday. In 2016, 3000 people were killed in Aleppo.",
+                 "en", 9, id="en-history-sentence-ignored"),
+    pytest.param(STRIKES_EN + "The fighting killed civilians 3 days ago and casualties reached 80.", "en", None,
+                 id="en-durations-and-untyped-casualties"),
+])
+def test_death_toll_is_the_largest_number_killed(content: str, language: str, toll: int | None,
+                                                 lexicon: Lexicon) -> None:
+    """``Alert.casualties`` lets the alerter update a story when its toll grows: the largest number next
+    to a "dead" term (Arabic or English, after or before it), never one that belongs to the wounded, a
+    date, a distance or a duration, nor one in a discounted (historical) sentence."""
+    alert = run(content, lexicon, language=language, published_at="2024-05-11T10:00:00Z")
+    assert alert is not None and alert.casualties == toll
+
+
 def test_snippet_is_the_strongest_sentence_and_short(lexicon: Lexicon) -> None:
     """The snippet shows readers the sentence that carries the strongest evidence, capped at 280 chars."""
     long_tail = " وأضاف المتحدث أن الوضع الإنساني صعب للغاية" * 12
@@ -391,6 +424,9 @@ def test_loader_accepts_a_valid_file(tmp_path: Path) -> None:
     pytest.param("{not json", id="invalid-json"),
     pytest.param({**GOOD, "term": "القَصْف"}, id="duplicate-after-normalisation"),
     pytest.param(GOOD, id="exact-duplicate"),
+    pytest.param({**GOOD, "term": "غارة", "toll": "dead"}, id="toll-on-a-term-that-is-no-casualty"),
+    pytest.param({"term": "قتلى", "lang": "ar", "category": "casualties", "weight": 2.0, "toll": "missing"},
+                 id="unknown-toll"),
 ])
 def test_loader_rejects_bad_rows(bad: object, tmp_path: Path) -> None:
     """A bad row must fail loudly at start-up rather than silently weaken detection. Duplicates are
