@@ -92,7 +92,7 @@ class DeduplicatorSettings(CommonSettings):
     dedup_shingle: int = Field(default=3, ge=1, description="Words per shingle")
     dedup_retention_days: float = Field(default=14.0, gt=0.0, description="How long an article stays indexed")
     dedup_story_threshold: float = Field(
-        default=0.45, gt=0.0, description="Min story score (places, words, actors, categories) for one story"
+        default=0.4, gt=0.0, description="Min story score (places, words, actors, categories) for one story"
     )
     dedup_story_window_hours: float = Field(
         default=72.0, gt=0.0, description="Max publication-time gap between articles of one story"

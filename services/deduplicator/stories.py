@@ -53,7 +53,7 @@ _KINDS = (PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY)
 class StoryRule:
     """How much each channel counts, and the bar a pair must clear (``docs/dedup.md``: why these)."""
 
-    threshold: float = 0.35
+    threshold: float = 0.4
     places: float = 0.5
     words: float = 0.6
     actors: float = 0.15
@@ -151,9 +151,8 @@ class StoryProfiler:
         title_end = text.find("\n")
         body = len(text) if title_end < 0 else title_end + 1
         filed_end = body
-        if dateline and text.startswith(dateline, body):
-            after = body + len(dateline)
-            filed_end = after if text[after : after + 1] in ("\n", "") else body  # the whole line, nothing less
+        if dateline and text.startswith(dateline, body):  # "بيروت" on its own line, "CAIRO, Nov 18 — …"
+            filed_end = body + len(dateline)
         cut = min(len(text), body + rule.lead_chars)
         place_cut = min(len(text), filed_end + rule.place_lead_chars)
         lead, lead_match = text[:cut], match_text[:cut]
@@ -178,7 +177,7 @@ class StoryProfiler:
         return StoryProfile(
             words=words,
             places=tuple(places),
-            regions=tuple(r for r in regions if r not in places),
+            regions=tuple(regions),  # also those the article names: they are not its narrowest places
             countries=tuple(countries),
             background=tuple(b for b in background if b not in places and b not in regions),
             actors=tuple(actors),
@@ -191,10 +190,19 @@ def _no_containers(_: str) -> tuple[str, ...]:
     return ()
 
 
+def _narrowest(p: StoryProfile) -> set[str]:
+    """The article's specific places that contain none of its other places (Nabatieh, not South Lebanon)."""
+    return set(p.places).difference(p.regions)
+
+
 def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
-    """The place gate: a specific place of one is a place of the other or a region containing one of them."""
+    """The place gate: a narrowest place of one article is a place of the other or a region containing one.
+
+    Khan Younis meets an article that names only the Gaza Strip; Khan Younis and Jabalia, both in the Gaza
+    Strip and both naming it, do not meet through it: two towns of one region are two places.
+    """
     a_all, b_all = {*a.places, *a.regions}, {*b.places, *b.regions}
-    return not a_all.isdisjoint(b.places) or not b_all.isdisjoint(a.places)
+    return not _narrowest(a).isdisjoint(b_all) or not _narrowest(b).isdisjoint(a_all)
 
 
 def _foreign_place(a: StoryProfile, b: StoryProfile) -> bool:
@@ -231,6 +239,8 @@ def _place_vector(p: StoryProfile, idf: Callable[[Hashable], float], rule: Story
 
 # Kinds of escalation that say what happened; deaths and displacement also follow floods and earthquakes.
 _NOT_WHAT = frozenset({"casualties", "displacement"})
+# Kinds of event whose place is a whole country: a coup seizes a state, wherever in its capital it starts.
+_NATIONAL = frozenset({"coup"})
 
 
 def _vague_same_country(a: StoryProfile, b: StoryProfile) -> bool:
@@ -257,10 +267,11 @@ def story_score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], floa
     if shares_a_place(a, b):
         if not (rare_words or what or who):
             return 0.0  # a place alone is not an event (a capital hosts a book fair and a budget)
-    elif not a_what and not b_what and _vague_same_country(a, b):
-        # No hostilities: merging costs no alert, so a follow-up placed only by its country may join.
-        # Reports of hostilities never join on a country alone (two strikes in one country are two events).
-        if not (rare_words and (what or who)):
+    elif _vague_same_country(a, b) and ((not a_what and not b_what) or _NATIONAL & a_what & b_what):
+        # No hostilities: merging costs no alert, so a follow-up placed only by its country may join; nor
+        # when both report a national event (a coup).  Other hostilities never join on a country alone (two
+        # strikes in one country are two events).
+        if not (rare_words and (what or who)) and not _NATIONAL & a_what & b_what:
             return 0.0
     elif words < rule.words_only or _foreign_place(a, b):
         return 0.0
