@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from schemas.models import DedupVerdict, NormalizedArticle
 
-from .stories import StoryProfile, StoryProfiler, StoryRule, story_score
+from .stories import ACTOR, PLACE, REGION, StoryProfile, StoryProfiler, StoryRule, story_score
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Punctuation frequent in matching-form text (quotes are already straight), all non-word characters.
@@ -435,9 +435,10 @@ NEXT_KEY = "@next"  # the one ``docs`` entry that is not an article: the next se
 
 
 def _posted(profile: StoryProfile) -> list[Hashable]:
-    """The features whose postings find story candidates: words, specific places and their regions
-    (countries, actors and categories are shared by too many articles to find anything)."""
-    return [*profile.words, *profile.tagged()[: len(profile.places) + len(profile.regions)]]
+    """The features whose postings find story candidates: words, specific places and their regions, actors
+    (countries and categories are shared by too many articles to find anything)."""
+    return [*profile.words, *profile.tagged()[: len(profile.places) + len(profile.regions)],
+            *(ACTOR + a for a in profile.actors)]
 
 
 @dataclass
@@ -615,11 +616,11 @@ class DedupIndex:
         """The story of the original that most strongly reports the same event, or ``None`` when the
         article starts one (``stories.py``: the features, the place gate, the score)."""
         profile, buckets, config = fp.story, self.buckets, self.config
-        words = set(profile.words)
-        hits: Counter[int] = Counter()  # candidate → shared word features (a shared place counts as many)
+        places = {PLACE + p for p in profile.places} | {REGION + r for r in profile.regions}
+        hits: Counter[int] = Counter()  # candidate → shared words and actors (a shared place counts as many)
         for f in _posted(profile):
             for seq in buckets.stories.get(f, ()):
-                hits[seq] += 1 if f in words else config.story_min_shared
+                hits[seq] += config.story_min_shared if f in places else 1
         ranked = [seq for seq, n in hits.most_common() if n >= config.story_min_shared]
         # IDF over the retained originals and the article itself, smoothed as if the index had also seen
         # ``story_idf_prior`` articles without the feature: on an almost empty index (a new stream, a test)

@@ -39,6 +39,7 @@ import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from services.common.datafiles import read_jsonl
 from services.entities.core import DATA_DIR as ENTITIES_DATA
@@ -107,8 +108,10 @@ class StoryProfile:
 
 @cache
 def country_ids() -> frozenset[str]:
-    """The ids of the gazetteer's countries (``services/entities/data/countries.jsonl``)."""
-    return frozenset(str(obj["id"]) for _, obj in read_jsonl(ENTITIES_DATA / "countries.jsonl"))
+    """The ids of what story grouping counts as countries: the gazetteer's countries
+    (``services/entities/data/countries.jsonl``) and the places spanning several (``data/broad_regions.txt``)."""
+    countries = {str(obj["id"]) for _, obj in read_jsonl(ENTITIES_DATA / "countries.jsonl")}
+    return frozenset(countries | _ids("broad_regions.txt"))
 
 
 CategoriesOf = Callable[[str], Collection[str]]
@@ -195,14 +198,32 @@ def _narrowest(p: StoryProfile) -> set[str]:
     return set(p.places).difference(p.regions)
 
 
-def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
-    """The place gate: a narrowest place of one article is a place of the other or a region containing one.
+def shared_places(a: StoryProfile, b: StoryProfile) -> set[str]:
+    """The place gate: the narrowest places of either article that are places of the other or regions
+    containing one (empty: the gate is shut).
 
     Khan Younis meets an article that names only the Gaza Strip; Khan Younis and Jabalia, both in the Gaza
     Strip and both naming it, do not meet through it: two towns of one region are two places.
     """
     a_all, b_all = {*a.places, *a.regions}, {*b.places, *b.regions}
-    return not _narrowest(a).isdisjoint(b_all) or not _narrowest(b).isdisjoint(a_all)
+    return (_narrowest(a) & b_all) | (_narrowest(b) & a_all)
+
+
+def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
+    """Whether the place gate is open (:func:`shared_places`)."""
+    return bool(shared_places(a, b))
+
+
+def _ids(name: str) -> frozenset[str]:
+    """The ids listed in a ``data/`` file (the first word of each line that is not a comment)."""
+    text = (Path(__file__).resolve().parent / "data" / name).read_text(encoding="utf-8")
+    return frozenset(line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@cache
+def capital_ids() -> frozenset[str]:
+    """The gazetteer ids of capital cities (``data/capitals.txt``, built by ``scripts/build_capitals.py``)."""
+    return _ids("capitals.txt")
 
 
 def _foreign_place(a: StoryProfile, b: StoryProfile) -> bool:
@@ -243,42 +264,55 @@ _NOT_WHAT = frozenset({"casualties", "displacement"})
 _NATIONAL = frozenset({"coup"})
 
 
-def _vague_same_country(a: StoryProfile, b: StoryProfile) -> bool:
-    """One article names no specific place, and both lie in a country they share."""
-    if a.places and b.places:
-        return False
-    a_countries, b_countries = {*a.countries}, {*b.countries}
-    return not a_countries.isdisjoint(b_countries) and not _foreign_place(a, b)
-
-
 def story_score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule) -> float:
     """How strongly ``a`` and ``b`` report one event (0 when they may not share a story at all).
 
     ``idf`` weighs a feature (a word hash or a tagged string) by its rarity in the index.  The routes to
-    a story, in order: a shared specific place and any sign of the same what or who; one article placed
-    only by its country, the same country, and both the same words and the same what or who; the words
-    alone (one language), when neither names a place the other does not contain.
+    a story (``docs/dedup.md``), in order:
+
+    1. a shared specific place (:func:`shares_a_place`), and — where both articles say what happened, or
+       neither does — some sign of the same what or who;
+    2. no hostilities reported (or both report a national event: a coup), places that do not contradict,
+       and two actors in common, or the same rare words and the same what or who;
+    3. the words alone, in one language, when neither names a place the other does not contain.
+
+    Reports of hostilities never join on a country alone: two strikes in one country are two events.
     """
     words = _cosine(_weighted(a.words, idf), _weighted(b.words, idf)) if a.language == b.language else 0.0
     what = not set(a.categories).isdisjoint(b.categories)
-    who = not set(a.actors).isdisjoint(b.actors)
+    who = len(set(a.actors) & set(b.actors))
     rare_words = words >= rule.words_evidence
     a_what, b_what = set(a.categories) - _NOT_WHAT, set(b.categories) - _NOT_WHAT
-    if shares_a_place(a, b):
-        if not (rare_words or what or who):
-            return 0.0  # a place alone is not an event (a capital hosts a book fair and a budget)
-    elif _vague_same_country(a, b) and ((not a_what and not b_what) or _NATIONAL & a_what & b_what):
-        # No hostilities: merging costs no alert, so a follow-up placed only by its country may join; nor
-        # when both report a national event (a coup).  Other hostilities never join on a country alone (two
-        # strikes in one country are two events).
-        if not (rare_words and (what or who)) and not _NATIONAL & a_what & b_what:
+    national = bool(_NATIONAL & a_what & b_what)
+    if shared := shared_places(a, b):
+        # A place alone is not an event (a capital hosts a book fair and a budget).  When only one article's
+        # kind of event is known (the other's words are not in the lexicon), a shared town carries it; a
+        # capital does not: "Baku vows…" names a government, not where something happened.
+        town = not shared <= capital_ids() and bool(a.categories) != bool(b.categories)
+        if not (town or rare_words or what or who):
             return 0.0
+    elif (not a_what and not b_what) or national:
+        # No place in common and no hostilities (or a national event): the places must not contradict (no
+        # place one names that the other does not contain, no two different countries), and who and what
+        # must agree: two actors in common, a coup in both, or the same rare words and what or who.
+        if _foreign_place(a, b) or (a.countries and b.countries and set(a.countries).isdisjoint(b.countries)):
+            return 0.0
+        if not (national or who >= 2 or (rare_words and (what or who))):
+            return 0.0
+        if not (a.places or a.countries) or not (b.places or b.countries):
+            # One article says nothing of where (markets, a summit): the place channel cannot disagree.
+            return _score(a, b, idf, rule, words) + rule.places
     elif words < rule.words_only or _foreign_place(a, b):
         return 0.0
     # What happened: two reports of hostilities that share no kind of it (an exodus and a border clash, a
     # build-up and street fighting) are two events, whatever places they share.
     if a_what and b_what and a_what.isdisjoint(b_what):
         return 0.0
+    return _score(a, b, idf, rule, words)
+
+
+def _score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule, words: float) -> float:
+    """The weighted sum of the channels' cosines."""
     places = _cosine(_place_vector(a, idf, rule), _place_vector(b, idf, rule))
     actors = _cosine(_weighted((ACTOR + x for x in a.actors), idf), _weighted((ACTOR + x for x in b.actors), idf))
     categories = _cosine(
