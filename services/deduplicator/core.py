@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from schemas.models import DedupVerdict, NormalizedArticle
 
-from .stories import ACTOR, PLACE, REGION, StoryProfile, StoryProfiler, StoryRule, story_score
+from .stories import ACTOR, PLACE, REGION, StoryProfile, StoryProfiler, StoryQuery, StoryRule
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Punctuation frequent in matching-form text (quotes are already straight), all non-word characters.
@@ -85,7 +85,7 @@ _BAND_MULS = (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51
 _VALUE_BITS = 16
 _MAX_BAND_IDS = 8  # a band bucket holding more than this is a boilerplate bucket: it stops growing
 _MAX_POSTING_IDS = 32  # a story posting keeps its most recent articles
-_MAX_STORY_CANDIDATES = 32  # story candidates scored per article
+_MAX_STORY_CANDIDATES = 16  # story candidates scored per article
 _TOKEN_CACHE_MAX = 200_000
 _DATA = Path(__file__).resolve().parent / "data"
 _STRIP_PREFIXES = ("بال", "كال", "فال", "لل", "ال")
@@ -393,7 +393,13 @@ def stored_profile(doc: dict[str, Any]) -> StoryProfile | None:
     """The story profile an original's record keeps (``None`` for copies and records that predate it)."""
     if "w" not in doc:
         return None
-    return StoryProfile.from_stored(_unpack32(doc["w"]), doc.get("e", ()), doc.get("l", ""))
+    return _decoded_profile(doc["w"], tuple(doc.get("e", ())), doc.get("l", ""))
+
+
+@lru_cache(maxsize=4096)
+def _decoded_profile(words: str, tagged: tuple[str, ...], language: str) -> StoryProfile:
+    """A stored profile decoded (cached: the recent originals are the candidates of most articles)."""
+    return StoryProfile.from_stored(_unpack32(words), tagged, language)
 
 
 def _packed_len(data: str) -> int:
@@ -631,6 +637,7 @@ class DedupIndex:
         def idf(feature: Hashable) -> float:
             return math.log(documents / (df.get(feature, 0) + 1))
 
+        query = StoryQuery(profile, idf, config.story)
         best_story, best_score = None, 0.0
         for seq in ranked[:_MAX_STORY_CANDIDATES]:
             found = self._doc_at(seq, now)
@@ -640,7 +647,7 @@ class DedupIndex:
             other = stored_profile(doc)
             if other is None or abs(float(doc["p"]) - published) > config.story_window_s:
                 continue
-            score = story_score(profile, other, idf, config.story)
+            score = query.score(other)
             if score >= config.story.threshold and score > best_score:
                 best_story, best_score = doc.get("s", cand_id), score
         return best_story

@@ -36,7 +36,7 @@ never do.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -233,89 +233,136 @@ def _foreign_place(a: StoryProfile, b: StoryProfile) -> bool:
     return bool(a.places and not b_all.issuperset(a.places)) and bool(b.places and not a_all.issuperset(b.places))
 
 
-def _cosine(a: Mapping[Hashable, float], b: Mapping[Hashable, float]) -> float:
-    """Cosine of two weighted feature sets."""
-    if not a or not b:
-        return 0.0
-    dot = sum(w * b[f] for f, w in a.items() if f in b)
-    if not dot:
-        return 0.0
-    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
-
-
-def _weighted(
-    features: Iterable[Hashable], idf: Callable[[Hashable], float], weight: float = 1.0
-) -> dict[Hashable, float]:
-    return {f: weight * idf(f) for f in features}
-
-
-def _place_vector(p: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule) -> dict[Hashable, float]:
-    # One id space for all levels: Khan Younis named by one article meets the Gaza Strip named by the other.
-    vector = _weighted((COUNTRY + c for c in p.countries), idf, rule.country_weight)
-    vector.update(_weighted((BACKGROUND + x for x in p.background), idf, rule.background_weight))
-    vector.update(_weighted((REGION + r for r in p.regions), idf, rule.region_weight))
-    vector.update(_weighted((PLACE + x for x in p.places), idf))
-    return {f[2:]: w for f, w in vector.items()}  # type: ignore[index]
-
-
 # Kinds of escalation that say what happened; deaths and displacement also follow floods and earthquakes.
 _NOT_WHAT = frozenset({"casualties", "displacement"})
 # Kinds of event whose place is a whole country: a coup seizes a state, wherever in its capital it starts.
 _NATIONAL = frozenset({"coup"})
 
 
-def story_score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule) -> float:
-    """How strongly ``a`` and ``b`` report one event (0 when they may not share a story at all).
+Idf = Callable[[Hashable], float]
 
-    ``idf`` weighs a feature (a word hash or a tagged string) by its rarity in the index.  The routes to
-    a story (``docs/dedup.md``), in order:
 
-    1. a shared specific place (:func:`shares_a_place`), and — where both articles say what happened, or
+class StoryQuery:
+    """One article asking which indexed original reports its event: its weighted features are computed once,
+    each candidate's only when the candidate passes the cheap set tests (the gates) — a busy stream checks
+    a few dozen candidates per article.
+
+    The routes to a story (``docs/dedup.md``), in order:
+
+    1. a shared specific place (:func:`shared_places`), and — where both articles say what happened, or
        neither does — some sign of the same what or who;
     2. no hostilities reported (or both report a national event: a coup), places that do not contradict,
        and two actors in common, or the same rare words and the same what or who;
     3. the words alone, in one language, when neither names a place the other does not contain.
 
-    Reports of hostilities never join on a country alone: two strikes in one country are two events.
+    Reports of hostilities never join on a country alone: two strikes in one country are two events.  The
+    score is the channel weights of :class:`StoryRule` times the cosines of the IDF-weighted feature sets.
     """
-    words = _cosine(_weighted(a.words, idf), _weighted(b.words, idf)) if a.language == b.language else 0.0
-    what = not set(a.categories).isdisjoint(b.categories)
-    who = len(set(a.actors) & set(b.actors))
-    rare_words = words >= rule.words_evidence
-    a_what, b_what = set(a.categories) - _NOT_WHAT, set(b.categories) - _NOT_WHAT
-    national = bool(_NATIONAL & a_what & b_what)
-    if shared := shared_places(a, b):
-        # A place alone is not an event (a capital hosts a book fair and a budget).  When only one article's
-        # kind of event is known (the other's words are not in the lexicon), a shared town carries it; a
-        # capital does not: "Baku vows…" names a government, not where something happened.
-        town = not shared <= capital_ids() and bool(a.categories) != bool(b.categories)
-        if not (town or rare_words or what or who):
+
+    def __init__(self, profile: StoryProfile, idf: Idf, rule: StoryRule) -> None:
+        self.profile, self.rule = profile, rule
+        self._idf: dict[Hashable, float] = {}
+        self._idf_of = idf
+        a = profile
+        self.words = self._vector(a.words)
+        self.places = self._places(a)
+        self.actors = self._vector(ACTOR + x for x in a.actors)
+        self.categories = self._vector(CATEGORY + c for c in a.categories)
+        self.what = set(a.categories) - _NOT_WHAT
+        self.all_places = {*a.places, *a.regions}
+        self.narrowest = _narrowest(a)
+
+    def idf(self, feature: Hashable) -> float:
+        """The IDF of a feature (memoised for this query: candidates share many features)."""
+        value = self._idf.get(feature)
+        if value is None:
+            value = self._idf[feature] = self._idf_of(feature)
+        return value
+
+    def _vector(self, features: Iterable[Hashable], weight: float = 1.0) -> tuple[dict[Hashable, float], float]:
+        """A weighted feature set and its norm."""
+        vector = {f: weight * self.idf(f) for f in features}
+        return vector, math.sqrt(sum(w * w for w in vector.values()))
+
+    def _places(self, p: StoryProfile) -> tuple[dict[Hashable, float], float]:
+        # One id space for all levels: Khan Younis named by one article meets the Gaza Strip named by the other.
+        rule, idf = self.rule, self.idf
+        vector: dict[Hashable, float] = {c: rule.country_weight * idf(COUNTRY + c) for c in p.countries}
+        vector.update((x, rule.background_weight * idf(BACKGROUND + x)) for x in p.background)
+        vector.update((r, rule.region_weight * idf(REGION + r)) for r in p.regions)
+        vector.update((x, idf(PLACE + x)) for x in p.places)
+        return vector, math.sqrt(sum(w * w for w in vector.values()))
+
+    @staticmethod
+    def _cosine(a: tuple[dict[Hashable, float], float], b: tuple[dict[Hashable, float], float]) -> float:
+        (va, na), (vb, nb) = a, b
+        if not na or not nb:
             return 0.0
-    elif (not a_what and not b_what) or national:
-        # No place in common and no hostilities (or a national event): the places must not contradict (no
-        # place one names that the other does not contain, no two different countries), and who and what
-        # must agree: two actors in common, a coup in both, or the same rare words and what or who.
-        if _foreign_place(a, b) or (a.countries and b.countries and set(a.countries).isdisjoint(b.countries)):
+        if len(vb) < len(va):
+            va, vb = vb, va
+        dot = sum(w * vb[f] for f, w in va.items() if f in vb)
+        return dot / (na * nb) if dot else 0.0
+
+    def word_cosine(self, b: StoryProfile) -> float:
+        """The cosine of the IDF-weighted words (0 across languages or without a shared word)."""
+        a = self.profile
+        if a.language != b.language or self.words[0].keys().isdisjoint(b.words):
             return 0.0
-        if not (national or who >= 2 or (rare_words and (what or who))):
+        return self._cosine(self.words, self._vector(b.words))
+
+    def score(self, b: StoryProfile) -> float:
+        """How strongly the article and ``b`` report one event (0 when they may not share a story at all)."""
+        a, rule = self.profile, self.rule
+        what = not set(a.categories).isdisjoint(b.categories)
+        who = len(set(a.actors).intersection(b.actors))
+        b_what = set(b.categories) - _NOT_WHAT
+        # What happened: two reports of hostilities that share no kind of it (an exodus and a border clash, a
+        # build-up and street fighting) are two events, whatever places they share.
+        if self.what and b_what and self.what.isdisjoint(b_what):
             return 0.0
-        if not (a.places or a.countries) or not (b.places or b.countries):
-            # One article says nothing of where (markets, a summit): the place channel cannot disagree.
-            return _score(a, b, idf, rule, words) + rule.places
-    elif words < rule.words_only or _foreign_place(a, b):
-        return 0.0
-    # What happened: two reports of hostilities that share no kind of it (an exodus and a border clash, a
-    # build-up and street fighting) are two events, whatever places they share.
-    if a_what and b_what and a_what.isdisjoint(b_what):
-        return 0.0
-    return _score(a, b, idf, rule, words)
+        national = bool(_NATIONAL & self.what & b_what)
+        words: float | None = None
+        shared = (self.narrowest & {*b.places, *b.regions}) | (_narrowest(b) & self.all_places)
+        if shared:
+            # A place alone is not an event (a capital hosts a book fair and a budget).  When only one article's
+            # kind of event is known (the other's words are not in the lexicon), a shared town carries it; a
+            # capital does not: "Baku vows…" names a government, not where something happened.
+            town = not shared <= capital_ids() and bool(a.categories) != bool(b.categories)
+            if not (town or what or who):
+                words = self.word_cosine(b)
+                if words < rule.words_evidence:
+                    return 0.0
+        elif (not self.what and not b_what) or national:
+            # No place in common and no hostilities (or a national event): the places must not contradict (no
+            # place one names that the other does not contain, no two different countries), and who and what
+            # must agree: two actors in common, a coup in both, or the same rare words and what or who.
+            if _foreign_place(a, b) or (a.countries and b.countries and set(a.countries).isdisjoint(b.countries)):
+                return 0.0
+            if not (national or who >= 2):
+                words = self.word_cosine(b)
+                if not (words >= rule.words_evidence and (what or who)):
+                    return 0.0
+            if not (a.places or a.countries) or not (b.places or b.countries):
+                # One article says nothing of where (markets, a summit): the place channel cannot disagree.
+                return self._sum(b, words) + rule.places
+        else:
+            words = self.word_cosine(b)
+            if words < rule.words_only or _foreign_place(a, b):
+                return 0.0
+        return self._sum(b, words)
+
+    def _sum(self, b: StoryProfile, words: float | None) -> float:
+        """The weighted sum of the channels' cosines."""
+        rule = self.rule
+        return (
+            rule.places * self._cosine(self.places, self._places(b))
+            + rule.words * (self.word_cosine(b) if words is None else words)
+            + rule.actors * self._cosine(self.actors, self._vector(ACTOR + x for x in b.actors))
+            + rule.categories * self._cosine(self.categories, self._vector(CATEGORY + c for c in b.categories))
+        )
 
 
-def _score(a: StoryProfile, b: StoryProfile, idf: Callable[[Hashable], float], rule: StoryRule, words: float) -> float:
-    """The weighted sum of the channels' cosines."""
-    places = _cosine(_place_vector(a, idf, rule), _place_vector(b, idf, rule))
-    actors = _cosine(_weighted((ACTOR + x for x in a.actors), idf), _weighted((ACTOR + x for x in b.actors), idf))
-    categories = _cosine(
-        _weighted((CATEGORY + c for c in a.categories), idf), _weighted((CATEGORY + c for c in b.categories), idf)
-    )
-    return rule.places * places + rule.words * words + rule.actors * actors + rule.categories * categories
+def story_score(a: StoryProfile, b: StoryProfile, idf: Idf, rule: StoryRule) -> float:
+    """How strongly ``a`` and ``b`` report one event (0 when they may not share a story at all):
+    :meth:`StoryQuery.score`.  ``idf`` weighs a feature (a word hash or a tagged string) by its rarity."""
+    return StoryQuery(a, idf, rule).score(b)
