@@ -12,7 +12,9 @@ candidate forms (the token itself, the token without attached proclitics
 matching is case-insensitive on whole words.  Terms and *context cues* (sport,
 drills, disasters, denials, hypotheticals, negations, history markers, and
 "blockers" such as وقف إطلاق النار) share one index and the longest expression
-wins at each position, so a blocker swallows the escalation term inside it.
+wins at each position, so a blocker swallows the escalation term inside it.  The
+lexicon file adds context categories of its own (``figurative``, ``de_escalation``,
+``breakdown``: :class:`Context`), data with their factors, compiled into the same index.
 
 Speed (issue 7): the text is read as space-separated chunks whose tokens are cached by the
 lexicon, and an article in which no lexicon term can match in full (most articles) is settled
@@ -134,6 +136,14 @@ _FRAME_FACTOR = {"sport": 0.2, "drill": 0.3, "disaster": 0.35, "culture": 0.2, "
 _ATTACK_CATEGORIES = frozenset({"military_operation", "strikes_shelling"})
 _POLITICAL_WINDOW = 4  # tokens after an attack word in which a political target makes it verbal
 _FRAME_MIN_HITS = 3
+# Context categories may also be defined in the lexicon file (``{"context": …}`` rows, see Lexicon.from_rows):
+# names must be new, lowercase words; these are the built-in kinds.
+_CONTEXT_NAME = re.compile(r"[a-z][a-z_]*")
+# ``toll``, usable in ``cancelled_by`` only: a sentence that reports a death toll in digits ("kills 3").
+REPORTED_TOLL = "toll"
+_BUILTIN_KINDS = frozenset({"term", "history", "verbal", REPORTED_TOLL, *_CUES})
+_CONTEXT_FIELDS = frozenset({"context", "sentence_factor", "article_factor", "cancelled_by", "note"})
+_TERM_FIELDS = frozenset({"term", "lang", "category", "weight", "toll"})
 # Deaths or displacement alone are as likely crime, accident or disaster news.
 _SUPPORT_ONLY = frozenset({"casualties", "displacement"})
 _SUPPORT_ONLY_FACTOR = 0.3
@@ -224,6 +234,33 @@ class Term:
     toll: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A context category defined in the lexicon file, whose cues lower the score of the terms around them.
+
+    ``sentence_factor``: every term in a sentence with one of its cues counts that much.  ``article_factor``:
+    when its cues frame the article (a cue in the headline, or three in the text), every term counts that
+    much.  ``cancelled_by``: contexts whose cue lifts this one — in the same sentence for the sentence
+    factor, anywhere in the article for the article factor ("withdrew heavy weapons under the accord" is
+    de-escalation, "violated the accord to withdraw heavy weapons" is not).  A context with no factor is a
+    marker that only cancels others.
+    """
+
+    name: str
+    sentence_factor: float | None = None
+    article_factor: float | None = None
+    cancelled_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One cue of a context category of the lexicon file."""
+
+    term: str
+    lang: str
+    context: str
+
+
 def _bare(word: str) -> str:
     """Lexicon word → the form tokens are compared to (Arabic article dropped)."""
     if word.startswith("ال") and len(word) > 3:
@@ -268,9 +305,14 @@ def _words(text: str) -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class Lexicon:
-    """Compiled escalation lexicon plus the built-in context cues."""
+    """Compiled escalation lexicon plus the context cues: built-in (``_CUES``) and from the file (``contexts``)."""
 
     terms: list[Term]
+    contexts: dict[str, Context] = field(default_factory=dict)
+    cues: list[Cue] = field(default_factory=list)
+    # Per context kind, built-in and from the file: the sentence and article (frame) factors.
+    sentence_factors: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    frame_factors: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     _index: dict[str, list[_Entry]] = field(default_factory=dict, init=False, repr=False)
     # token → the entries it can start (None for most tokens).  A cache over the vocabulary seen, bounded
     # like ``_forms``.
@@ -294,11 +336,16 @@ class Lexicon:
             words = _words(term.term)
             index[words[0]].append(_Entry(words, "term", term.category, term.weight, key, term.toll))
         key = len(self.terms)
-        for kind, cues in _CUES.items():
-            for cue in cues:
-                words = _words(cue)
-                index[words[0]].append(_Entry(words, kind, kind, 0.0, key))
-                key += 1
+        builtin = ((kind, cue) for kind, cues in _CUES.items() for cue in cues)
+        for kind, cue in chain(builtin, ((c.context, c.term) for c in self.cues)):
+            words = _words(cue)
+            index[words[0]].append(_Entry(words, kind, kind, 0.0, key))
+            key += 1
+        contexts = self.contexts.values()
+        self.sentence_factors = _SENTENCE_FACTOR | {c.name: c.sentence_factor for c in contexts
+                                                    if c.sentence_factor is not None}
+        self.frame_factors = _FRAME_FACTOR | {c.name: c.article_factor for c in contexts
+                                              if c.article_factor is not None}
         for entries in index.values():
             entries.sort(key=lambda e: (-len(e.words), e.kind != "term"))
         self._index = dict(index)
@@ -415,45 +462,102 @@ class Lexicon:
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, object]]) -> Lexicon:
-        """Validate rows (known category and language, weight > 0, a toll only on casualty terms, no
-        duplicate) and compile."""
+        """Validate rows and compile.
+
+        Three kinds of row: a *term* (``term``, ``lang``, one of :data:`CATEGORIES`, ``weight`` > 0, a
+        ``toll`` only on casualty terms); a *context* definition (``context``: a new lowercase name,
+        optional ``sentence_factor`` and ``article_factor`` in [0, 1), ``cancelled_by``: names of
+        contexts, ``note``: free text); a *cue* (``term``, ``lang``, ``category``: a context defined
+        anywhere in the file, no weight).  No expression twice, compared in matching form, nor one that
+        is a built-in cue.
+        """
+        rows = list(rows)
+        contexts: dict[str, Context] = {}
+        for n, row in enumerate(rows, 1):
+            if isinstance(row, dict) and "context" in row:
+                context = _context(n, row)
+                if context.name in contexts:
+                    raise LexiconError(f"row {n}: context {context.name!r} defined twice")
+                contexts[context.name] = context
+        for context in contexts.values():
+            unknown = [c for c in context.cancelled_by
+                       if c != REPORTED_TOLL and (c not in contexts or c == context.name)]
+            if unknown:
+                raise LexiconError(f"context {context.name!r}: cancelled_by names no other context: {unknown}")
         terms: list[Term] = []
+        cues: list[Cue] = []
+        builtin = {_words(cue): kind for kind, kind_cues in _CUES.items() for cue in kind_cues}
         seen: dict[tuple[str, ...], int] = {}
         for n, row in enumerate(rows, 1):
             if not isinstance(row, dict):
                 raise LexiconError(f"row {n}: not an object")
-            extra = set(row) - {"term", "lang", "category", "weight", "toll"}
+            if "context" in row:
+                continue
+            category = row.get("category")
+            is_cue = category in contexts
+            extra = set(row) - ({"term", "lang", "category"} if is_cue else _TERM_FIELDS)
             if extra:
-                raise LexiconError(f"row {n}: unknown fields {sorted(extra)}")
-            term, lang, category, weight = row.get("term"), row.get("lang"), row.get("category"), row.get("weight")
+                raise LexiconError(f"row {n}: " + (f"a {category!r} cue has no " if is_cue else "unknown fields ")
+                                   + str(sorted(extra)))
+            term, lang = row.get("term"), row.get("lang")
             if not isinstance(term, str) or not term.strip():
                 raise LexiconError(f"row {n}: term must be a non-empty string")
             if lang not in LANGS:
                 raise LexiconError(f"row {n}: unknown lang {lang!r}")
-            if category not in CATEGORIES:
+            if not is_cue and category not in CATEGORIES:
                 raise LexiconError(f"row {n}: unknown category {category!r}")
-            if isinstance(weight, bool) or not isinstance(weight, int | float):
-                raise LexiconError(f"row {n}: weight must be a number")
-            if not math.isfinite(weight) or weight <= 0:
-                raise LexiconError(f"row {n}: weight must be > 0, got {weight}")
-            toll = row.get("toll")
-            if toll is not None and (toll not in TOLLS or category != "casualties"):
-                raise LexiconError(f"row {n}: toll {toll!r} (one of {sorted(TOLLS)}, on casualty terms only)")
             words = _words(term)
             if not words:
                 raise LexiconError(f"row {n}: term {term!r} has no word")
             if words in seen:
                 raise LexiconError(f"row {n}: duplicate term {term!r} (same as row {seen[words]})")
+            if is_cue and words in builtin:
+                raise LexiconError(f"row {n}: cue {term!r} is already a built-in {builtin[words]!r} cue")
             seen[words] = n
+            if is_cue:
+                cues.append(Cue(term.strip(), str(lang), str(category)))
+                continue
+            weight, toll = row.get("weight"), row.get("toll")
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise LexiconError(f"row {n}: weight must be a number")
+            if not math.isfinite(weight) or weight <= 0:
+                raise LexiconError(f"row {n}: weight must be > 0, got {weight}")
+            if toll is not None and (toll not in TOLLS or category != "casualties"):
+                raise LexiconError(f"row {n}: toll {toll!r} (one of {sorted(TOLLS)}, on casualty terms only)")
             terms.append(Term(term.strip(), str(lang), str(category), float(weight), toll and str(toll)))
         if not terms:
             raise LexiconError("lexicon is empty")
-        return cls(terms)
+        return cls(terms, contexts, cues)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
         """Read a JSON-lines lexicon (default: the packaged one) and compile it."""
         return cls.from_rows(row for _, row in read_jsonl(path or DEFAULT_LEXICON, LexiconError))
+
+
+def _factor(n: int, row: dict[str, object], key: str) -> float | None:
+    value = row.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise LexiconError(f"row {n}: {key} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _context(n: int, row: dict[str, object]) -> Context:
+    """A context definition row, validated (see :meth:`Lexicon.from_rows`)."""
+    extra = set(row) - _CONTEXT_FIELDS
+    if extra:
+        raise LexiconError(f"row {n}: unknown fields {sorted(extra)}")
+    name = row["context"]
+    if not isinstance(name, str) or not _CONTEXT_NAME.fullmatch(name) or name in CATEGORIES | _BUILTIN_KINDS:
+        raise LexiconError(f"row {n}: context name {name!r} must be a new lowercase word (not a category or built-in)")
+    cancelled_by = row.get("cancelled_by", [])
+    if not isinstance(cancelled_by, list) or not all(isinstance(c, str) for c in cancelled_by):
+        raise LexiconError(f"row {n}: cancelled_by must be a list of context names")
+    if not isinstance(row.get("note", ""), str):
+        raise LexiconError(f"row {n}: note must be text")
+    return Context(name, _factor(n, row, "sentence_factor"), _factor(n, row, "article_factor"), tuple(cancelled_by))
 
 
 @dataclass(slots=True)
@@ -618,6 +722,40 @@ def _verbal_sentences(terms: list[_Hit], political: list[tuple[int, int]]) -> se
     return out
 
 
+def _negated(hit: _Hit, negations: list[tuple[int, int]]) -> bool:
+    """Whether a negation (لم, لا, عدم, not, no…) stands up to ``_NEGATION_WINDOW`` tokens before ``hit``,
+    in its sentence."""
+    return any(s == hit.sentence and 0 < hit.tok - t <= _NEGATION_WINDOW for t, s in negations)
+
+
+def _file_contexts(
+    cues: list[_Hit],
+    lexicon: Lexicon,
+    title_end: int,
+    toll_sentences: set[int],
+    sentence_cues: dict[int, set[str]],
+    frame_hits: Counter[str],
+) -> None:
+    """Record the cues of the lexicon file's contexts (not negated) like the built-in ones: the sentence
+    of each cue gets its kind, unless a cue of a context that cancels it is in the same sentence; a cue
+    counts towards its context's frame (the headline's count three) unless a cancelling cue is anywhere
+    in the article.  A sentence that reports a death toll in digits (``toll_sentences``) counts as a
+    cue of the built-in context ``toll``."""
+    by_sentence: dict[int, set[str]] = defaultdict(set)
+    for sentence in toll_sentences:
+        by_sentence[sentence].add(REPORTED_TOLL)
+    for hit in cues:
+        by_sentence[hit.sentence].add(hit.entry.kind)
+    present = set().union(*by_sentence.values())
+    for hit in cues:
+        kind = hit.entry.kind
+        cancelled_by = lexicon.contexts[kind].cancelled_by
+        if by_sentence[hit.sentence].isdisjoint(cancelled_by):
+            sentence_cues[hit.sentence].add(kind)
+        if kind in lexicon.frame_factors and present.isdisjoint(cancelled_by):
+            frame_hits[kind] += _FRAME_MIN_HITS if hit.start < title_end else 1
+
+
 def _near_number(tokens: _Tokens, hit: _Hit) -> bool:
     last = hit.tok + len(hit.entry.words) - 1
     for k in (hit.tok - 2, hit.tok - 1, last + 1, last + 2):
@@ -651,39 +789,41 @@ def _count_at(tokens: _Tokens, k: int) -> int | None:
     return value or None
 
 
-def _death_toll(tokens: _Tokens, bounds: list[int], hits: list[_Hit]) -> int | None:
-    """The largest number of people reported killed: a number next to a casualty term whose toll is
-    "dead" ("مقتل 12", "12 قتيلا", "killed at least 12", "12 people were killed").
+def _death_counts(tokens: _Tokens, bounds: list[int], hits: list[_Hit]) -> list[tuple[_Hit, int]]:
+    """The numbers of people reported killed, each with its casualty term: a number next to a term whose
+    toll is "dead" ("مقتل 12", "12 قتيلا", "killed at least 12", "12 people were killed").
 
     Each number belongs to the nearest casualty term of its sentence with a toll, up to
     :data:`_TOLL_BEFORE` tokens before it or :data:`_TOLL_AFTER` after it, so "5 killed and 40 wounded"
     gives 5, not 40.  A tie goes to the term before the number, except for a number written with و
     ("12 قتيلا و30 جريحا"), which opens the next phrase.  Numbers in words ("dozens", "عشرات", "ثلاثة")
-    are not read.  ``hits`` are the reported casualty matches (context aside, only those still counted).
+    are not read.  ``hits`` are the casualty terms with a toll, context aside.
     """
-    spans = [(h.tok, h.tok + len(h.entry.words) - 1, h.entry.toll, h.sentence) for h in hits if h.entry.toll]
-    if not any(toll == "dead" for _, _, toll, _ in spans):
-        return None
+    if not any(h.entry.toll == "dead" for h in hits):
+        return []
     n = len(tokens)
     near: set[int] = set()
-    for first, last, _, _ in spans:
-        near.update(range(max(0, first - _TOLL_BEFORE), first))
+    for hit in hits:
+        near.update(range(max(0, hit.tok - _TOLL_BEFORE), hit.tok))
+        last = hit.tok + len(hit.entry.words) - 1
         near.update(range(last + 1, min(n, last + 1 + _TOLL_AFTER)))
-    best: int | None = None
+    counts: list[tuple[_Hit, int]] = []
     for k in sorted(near):
         value = _count_at(tokens, k)
-        if value is None or (best is not None and value <= best):
+        if value is None:
             continue
         sentence = bisect.bisect_right(bounds, tokens.start(k))
         forward = tokens.words[k][0] in "وف"
-        owners = [
-            ((first - k if k < first else k - last), (k < first) != forward, toll)
-            for first, last, toll, s in spans
-            if s == sentence and (0 < first - k <= _TOLL_BEFORE or 0 < k - last <= _TOLL_AFTER)
-        ]
-        if owners and min(owners)[2] == "dead":
-            best = value
-    return best
+        owners: list[tuple[int, bool, int, _Hit]] = []
+        for j, hit in enumerate(hits):
+            first, last = hit.tok, hit.tok + len(hit.entry.words) - 1
+            if hit.sentence == sentence and (0 < first - k <= _TOLL_BEFORE or 0 < k - last <= _TOLL_AFTER):
+                owners.append((first - k if k < first else k - last, (k < first) != forward, j, hit))
+        if owners:
+            owner = min(owners, key=lambda o: o[:3])[3]
+            if owner.entry.toll == "dead":
+                counts.append((owner, value))
+    return counts
 
 
 def alert_id(article_id: str) -> str:
@@ -765,6 +905,8 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
     negations: list[tuple[int, int]] = []
     political: list[tuple[int, int]] = []
     terms: list[_Hit] = []
+    from_file: list[_Hit] = []  # cues of the lexicon file's contexts: negations must be known first
+    contexts = lexicon.contexts
     for hit in hits:
         kind = hit.entry.kind
         if kind == "term":
@@ -778,19 +920,27 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         if kind == "political":
             political.append((hit.tok, hit.sentence))
             continue
+        if kind in contexts:
+            from_file.append(hit)
+            continue
         sentence_cues[hit.sentence].add(kind)
         if kind in _FRAME_FACTOR:
             frame_hits[kind] += _FRAME_MIN_HITS if hit.start < title_end else 1
     if not terms:
         return None
+    deaths = _death_counts(tokens, bounds, [h for h in terms if h.entry.toll])
+    if from_file:
+        live = [h for h in from_file if not _negated(h, negations)]
+        _file_contexts(live, lexicon, title_end, {h.sentence for h, _ in deaths}, sentence_cues, frame_hits)
     for sentence in _verbal_sentences(terms, political):
         sentence_cues[sentence].add("verbal")
     for sentence in _past_year_sentences(tokens, bounds, _ref_year(article, now)):
         sentence_cues[sentence].add("history")
     frame = 1.0
+    frame_factors, sentence_factors = lexicon.frame_factors, lexicon.sentence_factors
     for kind, count in frame_hits.items():
         if count >= _FRAME_MIN_HITS:
-            frame = min(frame, _FRAME_FACTOR[kind])
+            frame = min(frame, frame_factors[kind])
 
     seen: Counter[int] = Counter()
     cats: dict[str, float] = defaultdict(float)
@@ -800,11 +950,11 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         entry = hit.entry
         ctx = frame
         for kind in sentence_cues.get(hit.sentence, ()):
-            if kind in _SENTENCE_FACTOR:
-                ctx *= _SENTENCE_FACTOR[kind]
+            if kind in sentence_factors:
+                ctx *= sentence_factors[kind]
             elif kind == "hypothetical" and entry.category not in _THREAT_CATEGORIES:
                 ctx *= _HYPOTHETICAL_FACTOR
-        if any(s == hit.sentence and 0 < hit.tok - t <= _NEGATION_WINDOW for t, s in negations):
+        if _negated(hit, negations):
             ctx *= _NEGATION_FACTOR
         weight = entry.weight * ctx
         if hit.start < title_end:
@@ -835,6 +985,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         return None
 
     reported = [(h, w) for h, w, c in scored if c >= _MIN_CONTEXT] or [(h, w) for h, w, _ in scored]
+    counted = {id(h) for h, _, c in scored if c >= _MIN_CONTEXT}  # the toll only from sentences that count
     matches = [
         AlertMatch(term=text[h.start:h.end], category=h.entry.category, weight=round(w, 3), start=h.start, end=h.end)
         for h, w in sorted(reported, key=lambda hw: hw[0].start)
@@ -847,7 +998,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
         story_id=article.story_id,
         severity=severity,
         score=round(score, 3),
-        casualties=_death_toll(tokens, bounds, [h for h, _, c in scored if c >= _MIN_CONTEXT and h.entry.toll]),
+        casualties=max((n for h, n in deaths if id(h) in counted), default=None),
         matches=matches,
         entities=_entities(article),
         title=title,

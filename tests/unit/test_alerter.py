@@ -433,3 +433,98 @@ def test_loader_rejects_bad_rows(bad: object, tmp_path: Path) -> None:
     compared in matching form (tashkeel, article and alef forms ignored), so "القَصْف" duplicates "قصف"."""
     with pytest.raises(LexiconError):
         Lexicon.load(_write(tmp_path, [GOOD, bad]))
+
+
+# --- context categories defined in the lexicon file -----------------------------------------------------
+
+TERMS_EN = [{"term": t, "lang": "en", "category": c, "weight": w} for t, c, w in [
+    ("shelling", "strikes_shelling", 3.0), ("offensive", "military_operation", 3.0),
+    ("killed", "casualties", 2.5), ("artillery", "strikes_shelling", 2.0),
+]]
+TERMS_EN[2]["toll"] = "dead"
+CONTEXTS = [
+    {"context": "calm", "sentence_factor": 0.1, "cancelled_by": ["broken"], "note": "a test context"},
+    {"context": "broken"},
+    {"context": "game", "sentence_factor": 0.5, "article_factor": 0.2, "cancelled_by": ["toll"]},
+    {"term": "under the accord", "lang": "en", "category": "calm"},
+    {"term": "violated", "lang": "en", "category": "broken"},
+    {"term": "chess", "lang": "en", "category": "game"},
+]
+REPORT = ("Artillery shelling on the town\nThe army began an offensive with artillery and shelling on the town. "
+          "Shelling went on at night.")
+
+
+@pytest.fixture(scope="module")
+def context_lexicon(tmp_path_factory: pytest.TempPathFactory) -> Lexicon:
+    return Lexicon.load(_write(tmp_path_factory.mktemp("lex"), [*CONTEXTS, *TERMS_EN]))
+
+
+def _score(content: str, lex: Lexicon) -> float:
+    alert = run(content, lex, language="en", emit_low=True)
+    return alert.score if alert else 0.0
+
+
+def test_file_contexts_load_with_their_cues_apart_from_the_terms(context_lexicon: Lexicon, tmp_path: Path) -> None:
+    """Context rows define how their cues act; the cues are not escalation terms (the lexicon's length and
+    categories are the terms'), and a context may be defined after its cues in the file."""
+    assert len(context_lexicon) == 4 and {t.category for t in context_lexicon.terms} < CATEGORIES
+    assert [c.context for c in context_lexicon.cues] == ["calm", "broken", "game"]
+    assert context_lexicon.contexts["calm"].sentence_factor == 0.1
+    assert context_lexicon.contexts["calm"].cancelled_by == ("broken",)
+    reordered = Lexicon.load(_write(tmp_path, [*TERMS_EN, *reversed(CONTEXTS)]))
+    assert reordered.contexts == context_lexicon.contexts
+
+
+def test_a_sentence_cue_damps_its_sentence_unless_negated_or_cancelled(context_lexicon: Lexicon) -> None:
+    """"withdrew artillery under the accord" damps the terms of its sentence (×0.1) and only that
+    sentence; "did not withdraw … under the accord" (a negation before the cue) or "violated the
+    accord… under the accord" (a cancelling context in the sentence) leave it as it was."""
+    plain = _score(REPORT, context_lexicon)
+    calm = REPORT.replace("on the town. ", "on the town under the accord. ")
+    assert _score(calm, context_lexicon) < plain * 0.7
+    assert _score(calm, context_lexicon) > 0  # the other sentences still count
+    negated = calm.replace("on the town under", "on the town, not under")
+    assert _score(negated, context_lexicon) == pytest.approx(plain)
+    cancelled = calm.replace("The army began", "The army violated the truce and began")
+    assert _score(cancelled, context_lexicon) == pytest.approx(plain)
+
+
+def test_an_article_factor_applies_to_a_framed_article_unless_a_toll_is_reported(context_lexicon: Lexicon) -> None:
+    """A cue in the headline frames the whole article (×0.2 on every term, ×0.5 more in its own sentence);
+    a sentence that reports a death toll in digits cancels the frame (the built-in ``toll`` context)."""
+    plain = _score(REPORT, context_lexicon)
+    framed = REPORT.replace("on the town\n", "on the town in chess\n")
+    assert _score(framed, context_lexicon) < plain * 0.2
+    deadly = framed.replace("Shelling went on at night.", "Shelling killed 12 people at night.")
+    assert _score(deadly, context_lexicon) > plain
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param({"context": "calm", "sentence_factor": 1.5}, id="factor-above-one"),
+    pytest.param({"context": "calm", "article_factor": -0.1}, id="negative-factor"),
+    pytest.param({"context": "calm", "sentence_factor": "0.1"}, id="string-factor"),
+    pytest.param({"context": "calm", "sentence_factor": True}, id="bool-factor"),
+    pytest.param({"context": "calm", "scope": "sentence"}, id="unknown-context-field"),
+    pytest.param({"context": "calm", "cancelled_by": ["nowhere"]}, id="cancelled-by-undefined"),
+    pytest.param({"context": "calm", "cancelled_by": "broken"}, id="cancelled-by-not-a-list"),
+    pytest.param({"context": "calm", "cancelled_by": ["calm"]}, id="cancelled-by-itself"),
+    pytest.param({"context": "casualties"}, id="context-named-like-a-category"),
+    pytest.param({"context": "sport"}, id="context-named-like-a-built-in-cue"),
+    pytest.param({"context": "toll"}, id="context-named-toll"),
+    pytest.param({"context": "Calm down"}, id="context-name-not-a-word"),
+    pytest.param({"context": "broken"}, id="context-defined-twice"),
+    pytest.param({"term": "chess", "lang": "en", "category": "calm"}, id="cue-duplicates-a-cue"),
+    pytest.param({"term": "shelling", "lang": "en", "category": "calm"}, id="cue-duplicates-a-term"),
+    pytest.param({"term": "ceasefire", "lang": "en", "category": "calm"}, id="cue-duplicates-a-built-in-cue"),
+    pytest.param({"term": "truce", "lang": "en", "category": "calm", "weight": 1.0}, id="cue-with-a-weight"),
+    pytest.param({"term": "truce", "lang": "en", "category": "weather"}, id="cue-of-an-undefined-context"),
+])
+def test_loader_rejects_bad_context_rows(bad: dict[str, object], tmp_path: Path) -> None:
+    """Context definitions and cues are validated like terms: a factor outside [0, 1), an unknown field,
+    a name that is taken, a cancelling context that does not exist, a cue defined twice (or already a
+    term or a built-in cue) or given a weight fail at start-up."""
+    base = [*CONTEXTS, *TERMS_EN]
+    if "context" in bad and bad["context"] == "calm":
+        base = [r for r in base if r.get("context") != "calm"]
+    with pytest.raises(LexiconError):
+        Lexicon.load(_write(tmp_path, [*base, bad]))

@@ -2,8 +2,9 @@
 
 Why: the dev set flatters the rules that were generalised from it.  These articles were written
 separately to probe each context rule with new wording (sport, drills, history, denials,
-hypotheticals, disasters, economic and political "wars" and "attacks", crime, fiction) and real
-escalations phrased without the dev set's expressions; each must get the expected severity or none.
+hypotheticals, disasters, economic and political "wars" and "attacks", crime, fiction, metaphor,
+de-escalation) and real escalations phrased without the dev set's expressions, some of them
+mentioning a truce that breaks down; each must get the expected severity or none.
 """
 
 from __future__ import annotations
