@@ -18,7 +18,7 @@ from services.alerter.stage import AlerterStage
 from services.common.stage import Emit, Stage, process_message
 from services.deduplicator.core import DedupConfig, DedupIndex
 from services.deduplicator.stage import DeduplicatorStage
-from services.entities.core import Gazetteer
+from services.entities.shared import default_gazetteer
 from services.entities.stage import EntitiesStage
 from services.normalizer.stage import NormalizerStage
 
@@ -31,7 +31,7 @@ class OfflinePipeline:
         for stage in (
             NormalizerStage(),
             DeduplicatorStage(DedupIndex(dedup or DedupConfig())),
-            EntitiesStage(Gazetteer.load()),
+            EntitiesStage(default_gazetteer()),
             AlerterStage(Lexicon.load(), emit_low=emit_low),
         ):
             self.stages[stage.source] = stage
@@ -57,7 +57,7 @@ class OfflinePipeline:
         if "alerts" in emitted:  # the article's own alert; ``delivery`` is what the stream does with it
             alert = decode(emitted["alerts"][0].value, Alert)
             story = alert.story_id or alert.article_id
-            decision = decide_story(self.stories.get(story), alert)
+            decision = decide_story(self.stories.get(story), alert, default_gazetteer().containers)
             if decision.state is not None:
                 self.stories[story] = decision.state
             record["alert"]["delivery"] = decision.action

@@ -30,7 +30,7 @@ import operator
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, chain, compress
@@ -39,6 +39,7 @@ from typing import Any, Literal, cast
 
 from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Entity, Severity
 from services.common.datafiles import read_jsonl
+from services.common.text import dateline_span
 from services.normalizer.textforms import display_form, matching_form
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon.jsonl"
@@ -848,7 +849,12 @@ def _entities(article: EnrichedArticle, limit: int = 8) -> list[AlertEntity]:
     counts: dict[str, int] = {}
     first: dict[str, Entity] = {}
     mentions: dict[str, dict[str, None]] = {}
+    # Where the report was filed is not where its event happened: a place named only in the dateline
+    # ("كييف" on a report of a strike on Kharkiv) is not one of the alert's places.
+    filed_from, filed_to = dateline_span(article.text, article.dateline)
     for ent in sorted((e for e in article.entities if e.type in _ALERT_ENTITY_TYPES), key=_START):
+        if filed_from <= ent.start < filed_to:
+            continue
         canonical = ent.canonical
         if canonical in first:
             counts[canonical] += 1
@@ -1091,7 +1097,25 @@ def casualties_grew(before: int | None, after: int | None) -> bool:
     return after >= base + CASUALTY_RISE_MIN and after >= base * CASUALTY_RISE_FACTOR
 
 
-def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision:
+Containers = Callable[[str], tuple[str, ...]]
+
+
+def _no_containers(_: str) -> tuple[str, ...]:
+    return ()
+
+
+def _known(place: str, known: set[str], containers: Containers) -> bool:
+    """Whether a story that alerted for ``known`` already covers ``place``: the same place, a place that
+    contains one of them (Sudan, when Port Sudan was alerted), or one inside a region they name below the
+    country (Rafah, when the Gaza Strip was).  A town inside a country the story named is news."""
+    if place in known:
+        return True
+    return any(place in containers(k) for k in known) or any(c in known for c in containers(place)[:-1])
+
+
+def decide_story(
+    previous: StoryState | None, candidate: Alert, containers: Containers | None = None
+) -> StoryDecision:
     """One alert per story, failing safe.  Pure: same inputs, same decision.
 
     * The first alert of a story goes out (``new``).
@@ -1102,6 +1126,12 @@ def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision
     * Otherwise it goes out as an ``update`` (``supersedes`` = the story's latest alert) when its
       severity is higher than any sent, it names places the story's alerts did not, or its death toll
       grew materially (:func:`casualties_grew`); else it is ``suppressed``.
+
+    Places are compared through ``containers`` (a place id → the ids containing it, nearest first, the
+    country last: :meth:`~services.entities.core.Gazetteer.containers`): naming the country of a town
+    already alerted shares a place and adds none, and only a new place inside a country (a town, a
+    province) is an update: a newly named country is mostly a party to the story (a mediator).  Without
+    ``containers`` places are compared by id and every new place is an update.
 
     Every alert sent adds its places to the story's and raises its severity and toll to the highest sent.
     """
@@ -1115,7 +1145,10 @@ def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision
     if candidate.article_id in previous.articles:
         return StoryDecision("replay", None, previous)
     known = set(previous.places)
-    added = tuple(p for p in places if p not in known)
+    # New geography is a town or a region inside a country; a country newly named is mostly a party to
+    # the story (a mediator, a government's statement), and a sea or continent in passing is not news.
+    added = tuple(p for p in places if not _known(p, known, containers or _no_containers))
+    spread = any(containers(p) for p in added) if containers is not None else bool(added)
     disagreement: Disagreement | None = None
     if not places or not known:
         disagreement = "unplaced"
@@ -1123,7 +1156,7 @@ def decide_story(previous: StoryState | None, candidate: Alert) -> StoryDecision
         disagreement = "disjoint"
     if disagreement is None and not (
         SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[previous.severity]
-        or added
+        or spread
         or casualties_grew(previous.casualties, candidate.casualties)
     ):
         return StoryDecision("suppressed", None, previous)

@@ -18,8 +18,9 @@ from pydantic import BaseModel
 
 from schemas.models import EnrichedArticle
 from services.common.stage import Output
+from services.entities.shared import default_gazetteer
 
-from .core import Lexicon, StoryDecision, StoryState, decide_story, detect
+from .core import Containers, Lexicon, StoryDecision, StoryState, decide_story, detect
 
 # The encoder writes an enriched article's fields in model order: ``{"id":…, …, "dedup":{…},"entities":[…]}``.
 _HEAD, _TAIL = b'{"id":"', b"]}"
@@ -92,13 +93,17 @@ class AlerterStage:
         emit_low: bool = False,
         stories: MutableMapping[str, Any] | None = None,
         on_decision: Callable[[StoryDecision], None] | None = None,
+        containers: Containers | None = None,
     ) -> None:
         """``stories=None`` disables story suppression: every article's own alert is emitted.
-        ``on_decision`` sees each story decision (the agent counts actions and place disagreements)."""
+        ``on_decision`` sees each story decision (the agent counts actions and place disagreements).
+        ``containers`` (a place id → the places containing it) lets the story decision see that a country
+        and its town are one place (default: the packaged gazetteer's)."""
         self.lexicon = lexicon
         self.emit_low = emit_low
         self.stories = stories
         self.on_decision = on_decision
+        self.containers = containers if containers is not None else default_gazetteer().containers
 
     def handle(self, message: BaseModel, *, now: float) -> Sequence[Output]:
         assert isinstance(message, EnrichedArticle)
@@ -108,7 +113,7 @@ class AlerterStage:
         story = message.story_id
         if self.stories is not None:
             previous = StoryState.from_json(self.stories.get(story))
-            decision = decide_story(previous, alert)
+            decision = decide_story(previous, alert, self.containers)
             if decision.state is not None and decision.state != previous:
                 self.stories[story] = decision.state.to_json()
             if self.on_decision is not None:

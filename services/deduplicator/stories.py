@@ -42,8 +42,10 @@ from functools import cache
 from pathlib import Path
 
 from services.common.datafiles import read_jsonl
+from services.common.text import dateline_span
 from services.entities.core import DATA_DIR as ENTITIES_DATA
 from services.entities.core import Gazetteer, extract_entities
+from services.entities.shared import default_gazetteer
 
 # Feature kinds other than words, as prefixes of the stored feature strings.
 PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY = "L:", "K:", "B:", "S:", "A:", "C:"
@@ -138,7 +140,7 @@ class StoryProfiler:
         from services.alerter.core import Lexicon, term_categories  # the alerter's data, read-only
 
         lexicon = Lexicon.load()
-        return cls(Gazetteer.load(), lambda match_text: term_categories(match_text, lexicon))
+        return cls(default_gazetteer(), lambda match_text: term_categories(match_text, lexicon))
 
     def profile(
         self, text: str, match_text: str, language: str, words: tuple[int, ...], rule: StoryRule,
@@ -151,11 +153,7 @@ class StoryProfiler:
         line after the headline).  A report of an Odesa attack filed in Kyiv is not about Kyiv, and every
         report filed in one capital would otherwise share a place: places on that line are background.
         """
-        title_end = text.find("\n")
-        body = len(text) if title_end < 0 else title_end + 1
-        filed_end = body
-        if dateline and text.startswith(dateline, body):  # "بيروت" on its own line, "CAIRO, Nov 18 — …"
-            filed_end = body + len(dateline)
+        body, filed_end = dateline_span(text, dateline)
         cut = min(len(text), body + rule.lead_chars)
         place_cut = min(len(text), filed_end + rule.place_lead_chars)
         lead, lead_match = text[:cut], match_text[:cut]

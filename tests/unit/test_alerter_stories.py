@@ -24,6 +24,7 @@ from services.alerter.core import (
     alert_id,
     casualties_grew,
     decide_story,
+    detect,
 )
 from services.alerter.stage import AlerterStage, story_key
 from services.normalizer.textforms import display_form, matching_form
@@ -286,3 +287,61 @@ def test_without_story_state_every_article_alerts(lexicon: Lexicon) -> None:
 def test_story_key(value: bytes, key: bytes | None, expected: bytes) -> None:
     """The route agent re-keys by story so one worker owns a story; bad bytes keep their key (→ DLQ later)."""
     assert story_key(value, key) == expected
+
+
+# Port Sudan lies in Red Sea State, in Sudan; Rafah and Khan Younis in the Gaza Strip, in Palestine.
+CONTAINERS = {
+    "port-sudan": ("red-sea-state", "sudan"), "red-sea-state": ("sudan",),
+    "rafah": ("gaza-strip", "palestine"), "khan-younis": ("gaza-strip", "palestine"), "gaza-strip": ("palestine",),
+    "el-fasher": ("north-darfur", "sudan"), "north-darfur": ("sudan",),
+}
+
+
+def containers(place: str) -> tuple[str, ...]:
+    return CONTAINERS.get(place, ())
+
+
+@pytest.mark.parametrize(
+    ("alerted", "named", "action"),
+    [
+        pytest.param(("port-sudan",), ("sudan", "port-sudan"), "suppressed", id="the-town's-country-adds-nothing"),
+        pytest.param(("port-sudan",), ("sudan",), "suppressed", id="only-the-country-is-still-the-same-place"),
+        pytest.param(("gaza-strip",), ("khan-younis",), "suppressed", id="a-town-of-the-region-alerted"),
+        pytest.param(("khan-younis",), ("khan-younis", "rafah"), "update", id="a-second-town-of-the-region"),
+        pytest.param(("sudan",), ("sudan", "el-fasher"), "update", id="a-town-of-a-country-alerted-is-news"),
+        pytest.param(("port-sudan",), ("el-fasher",), "new", id="another-town-of-the-country-is-a-disagreement"),
+    ],
+)
+def test_places_are_compared_through_what_contains_them(
+    alerted: tuple[str, ...], named: tuple[str, ...], action: str
+) -> None:
+    """A later report that names the country of the town already alerted, or names only the country, shares
+    a place and adds none: no update for a subscriber who already has the alert.  A town inside a region
+    the story named is covered; a town inside a country it named is news (where in the country)."""
+    decisions = [decide_story(None, candidate("a", places=alerted))]
+    decisions.append(decide_story(decisions[0].state, candidate("b", places=named), containers))
+    assert decisions[1].action == action
+
+
+def test_a_place_named_only_in_the_dateline_is_not_an_alerts_place(lexicon: Lexicon) -> None:
+    """"كييف" (where the report was filed) on a report of a strike on Kharkiv: a subscriber filtering on Kyiv
+    must not get it, and a later report filed elsewhere must not look like a new place."""
+    text = ("ضربة صاروخية روسية على خاركيف تقتل أربعة\nكييف\n"
+            "قتل أربعة أشخاص في قصف صاروخي روسي استهدف مدينة خاركيف فجر اليوم وأصاب مبنى سكنيا.")
+    kyiv, kharkiv = "Q1899", "rasd:loc:kharkiv"
+    title_end = text.index("\n")
+    entities = [
+        Entity(text="خاركيف", type="LOC", canonical=kharkiv, name="Kharkiv", start=text.index("خاركيف"),
+               end=text.index("خاركيف") + 6, confidence=1.0),
+        Entity(text="كييف", type="LOC", canonical=kyiv, name="Kyiv", start=title_end + 1, end=title_end + 5,
+               confidence=1.0),
+    ]
+    article = EnrichedArticle(
+        id="k", title=text.split("\n")[0], language="ar", dateline="كييف", text=display_form(text),
+        match_text=matching_form(display_form(text)), dedup=DedupVerdict(status="unique", similarity=0.0),
+        entities=entities, ingested_at=NOW,
+    )
+    alert = detect(article, lexicon=lexicon, now=NOW)
+    assert alert is not None
+    places = [e.canonical for e in alert.entities if e.type == "LOC"]
+    assert kharkiv in places and kyiv not in places
