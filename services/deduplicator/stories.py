@@ -39,13 +39,12 @@ import math
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from services.common.datafiles import read_jsonl
 from services.common.text import dateline_span
 from services.entities.core import DATA_DIR as ENTITIES_DATA
 from services.entities.core import Gazetteer, extract_entities
-from services.entities.shared import default_gazetteer
+from services.entities.shared import broad_region_ids, capital_ids, default_gazetteer
 
 # Feature kinds other than words, as prefixes of the stored feature strings.
 PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY = "L:", "K:", "B:", "S:", "A:", "C:"
@@ -111,9 +110,9 @@ class StoryProfile:
 @cache
 def country_ids() -> frozenset[str]:
     """The ids of what story grouping counts as countries: the gazetteer's countries
-    (``services/entities/data/countries.jsonl``) and the places spanning several (``data/broad_regions.txt``)."""
+    (``services/entities/data/countries.jsonl``) and the places spanning several (:func:`broad_region_ids`)."""
     countries = {str(obj["id"]) for _, obj in read_jsonl(ENTITIES_DATA / "countries.jsonl")}
-    return frozenset(countries | _ids("broad_regions.txt"))
+    return frozenset(countries | broad_region_ids())
 
 
 CategoriesOf = Callable[[str], Collection[str]]
@@ -212,16 +211,7 @@ def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
     return bool(shared_places(a, b))
 
 
-def _ids(name: str) -> frozenset[str]:
-    """The ids listed in a ``data/`` file (the first word of each line that is not a comment)."""
-    text = (Path(__file__).resolve().parent / "data" / name).read_text(encoding="utf-8")
-    return frozenset(line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
-
-@cache
-def capital_ids() -> frozenset[str]:
-    """The gazetteer ids of capital cities (``data/capitals.txt``, built by ``scripts/build_capitals.py``)."""
-    return _ids("capitals.txt")
 
 
 def _foreign_place(a: StoryProfile, b: StoryProfile) -> bool:

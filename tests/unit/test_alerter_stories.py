@@ -27,6 +27,7 @@ from services.alerter.core import (
     detect,
 )
 from services.alerter.stage import AlerterStage, story_key
+from services.entities.shared import capital_ids
 from services.normalizer.textforms import display_form, matching_form
 
 NOW = 1_695_124_800.0
@@ -345,3 +346,13 @@ def test_a_place_named_only_in_the_dateline_is_not_an_alerts_place(lexicon: Lexi
     assert alert is not None
     places = [e.canonical for e in alert.entities if e.type == "LOC"]
     assert kharkiv in places and kyiv not in places
+
+
+def test_a_capital_newly_named_is_a_government_not_new_ground() -> None:
+    """"Washington urges restraint" in a follow-up of a strike in Port Sudan: the capital is inside a country,
+    but it names a party to the story, not where the fighting spread."""
+    washington = next(iter(capital_ids() & {"Q61"}))
+    chain = {"port-sudan": ("sudan",), washington: ("usa",)}
+    first = decide_story(None, candidate("a", places=("port-sudan",)))
+    later = decide_story(first.state, candidate("b", places=("port-sudan", washington)), lambda p: chain.get(p, ()))
+    assert later.action == "suppressed"
