@@ -68,14 +68,17 @@ MIN_LETTERS_EN = 4
 COMMON_AR_MIN_O = 2
 # Word frequency (wordfreq's Zipf scale: 3 = once per million words) from which an alias is a common word:
 # English (about the 20,000 most frequent words: "Mobile", "Reading", "Split", surnames such as "Diaz"); Arabic for a
-# place in the Arab world (where a town's name is frequent because the town is in the news: الضالع 3.45) and
-# elsewhere (a small town abroad is not why كورونا, داروين or بريا are frequent).
+# place in the Arab world (where a town's name may be frequent because the town is in the news: الضالع 3.45, المرج
+# 3.41 stay; الجيب "the pocket" 3.87, مساكن "dwellings" 3.90, شرس "fierce" 3.51 go) and elsewhere (a small town abroad
+# is not why كورونا, داروين or بريا are frequent).
 ZIPF_EN = 3.3
-ZIPF_AR_ARAB_WORLD = 4.0
+ZIPF_AR_ARAB_WORLD = 3.5
 ZIPF_AR_ELSEWHERE = 3.0
 ZIPF_KEPT = 2.0  # alias_zipf.tsv keeps the frequencies from this up
-# Cities at least this large keep a name that is a frequent word ("Houston": frequent because it is a city).
+# Cities at least this large keep a name that is a frequent word ("Houston": frequent because it is a city) unless
+# it is very frequent (the Arabic هزة "tremor" is also Heze, China, 1.3 million people).
 COMMON_EXEMPT_POPULATION = 1_000_000
+ZIPF_NOT_EXEMPT = 3.5
 # The Arab League's members and Western Sahara (ISO 3166).
 ARAB_WORLD = frozenset(("DZ", "BH", "KM", "DJ", "EG", "IQ", "JO", "KW", "LB", "LY", "MR", "MA", "OM", "PS", "QA", "SA",
                         "SO", "SD", "SY", "TN", "AE", "YE", "EH"))
@@ -386,12 +389,12 @@ def build(inputs: Inputs) -> tuple[list[str], dict[str, tuple[float, float]], di
     # stand next to places all the time, "دولة فلسطين", "غرب السودان").
     zipf = inputs.zipf
     for p in places.values():
-        if p.population >= COMMON_EXEMPT_POPULATION:
-            continue
+        big = p.population >= COMMON_EXEMPT_POPULATION
         limit = ZIPF_AR_ARAB_WORLD if p.country_code in ARAB_WORLD else ZIPF_AR_ELSEWHERE
-        p.ar = {k: a for k, a in p.ar.items()
-                if not (all(w in inputs.common_ar for w in k) or phrase_zipf(zipf, "ar", k) >= limit)}
-        p.en = {k: a for k, a in p.en.items() if phrase_zipf(zipf, "en", k) < ZIPF_EN}
+        limit_ar = max(limit, ZIPF_NOT_EXEMPT) if big else limit
+        p.ar = {k: a for k, a in p.ar.items() if phrase_zipf(zipf, "ar", k) < limit_ar
+                and (big or not all(w in inputs.common_ar for w in k))}
+        p.en = {k: a for k, a in p.en.items() if big or phrase_zipf(zipf, "en", k) < ZIPF_EN}
     count("6 common words dropped (ANERcorp; wordfreq)")
 
     # One-word Arabic names that are mostly a word less its first letter read as a proclitic: اروق (فاروق), ورونا
