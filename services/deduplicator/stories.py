@@ -129,8 +129,14 @@ class StoryProfiler:
         self.gazetteer = gazetteer
         self.categories_of = categories_of
         self.countries = country_ids()
-        containers = getattr(gazetteer, "containers", None)
-        self._containers: Callable[[str], tuple[str, ...]] = containers if callable(containers) else _no_containers
+        self._containers = gazetteer.containers
+        # The places that contain other places of the gazetteer below the country (South Lebanon, North
+        # Darfur, the Gaza Strip): regions, when an article names them.
+        self.regions = frozenset(c for e in gazetteer.entries for c in gazetteer.containers(e.id)) - self.countries
+
+    def _country(self, place: str) -> str | None:
+        chain = self._containers(place)
+        return chain[-1] if chain and chain[-1] in self.countries else None
 
     @classmethod
     @cache
@@ -174,6 +180,13 @@ class StoryProfiler:
             places[entity.canonical] = None
             for container in self._containers(entity.canonical):
                 (countries if container in self.countries else regions)[container] = None
+        # A region named beside a place of its country that is not a region ("بنت جبيل في جنوب لبنان") is
+        # that place's setting, not a second place of the event, even where the gazetteer does not know
+        # that the one lies in the other (a town of the knowledge base knows only its country).
+        towns_in = {self._country(p) for p in places if p not in self.regions} - {None}
+        for place in [p for p in places if p in self.regions and self._country(p) in towns_in]:
+            del places[place]
+            regions[place] = None
         return StoryProfile(
             words=words,
             places=tuple(places),
@@ -184,10 +197,6 @@ class StoryProfiler:
             categories=tuple(sorted(self.categories_of(lead_match))),
             language=language,
         )
-
-
-def _no_containers(_: str) -> tuple[str, ...]:
-    return ()
 
 
 def _narrowest(p: StoryProfile) -> set[str]:

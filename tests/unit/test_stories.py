@@ -30,6 +30,7 @@ from services.deduplicator.stories import (
     story_score,
 )
 from services.normalizer.core import normalize
+from services.normalizer.textforms import matching_form
 
 CASES = [json.loads(line) for line in (Path(__file__).parent.parent / "data" / "story_cases.jsonl").open()]
 RULE = StoryRule()
@@ -243,3 +244,21 @@ def test_a_continent_in_passing_is_not_where_the_event_is() -> None:
     story = fingerprint(article, DedupConfig()).story
     assert "rasd:loc:asia" in story.countries
     assert not story.places
+
+
+def test_a_region_named_beside_a_town_of_its_country_is_the_towns_setting() -> None:
+    """"حبوش في جنوب لبنان": the knowledge base places Habbouch only in Lebanon, so the gazetteer does
+    not know it lies in South Lebanon; named beside it, the region is its setting, not a second place of the
+    event through which every other strike in South Lebanon would meet it.  Named alone, it is the place."""
+    profiler = StoryProfiler.default()
+    south = "rasd:loc:south-lebanon"
+    assert south in profiler.regions
+
+    def places_of(text: str) -> StoryProfile:
+        return profiler.profile(text, matching_form(text), "ar", (), RULE)
+
+    beside = places_of("غارة على دراجة نارية في حبوش\nقتل شاب بغارة على بلدة حبوش في جنوب لبنان.")
+    [town] = beside.places
+    assert town != south and south in beside.regions
+    alone = places_of("غارات على جنوب لبنان\nشنت طائرات غارات على بلدات في جنوب لبنان.")
+    assert alone.places == (south,)
