@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from rasd.alert_filters import AlertFilter, Containers, alias_index, passes
 from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
 from services.alerter.core import SEVERITY_RANK
+from services.common.security import StartupError, settings_error_line
 from services.common.settings import OPTIONAL_SERVICES, SERVICES, SETTINGS_BY_SERVICE, CommonSettings, metrics_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -41,12 +43,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import importlib
 
     from services.common.metrics import service_registry
+    from services.common.security import check_access, kafka_auth
     from services.common.worker import run_worker, serve_metrics
 
     settings = SETTINGS_BY_SERVICE[args.name]()
     if not settings.bootstrap_servers:
         print("RASD_BOOTSTRAP_SERVERS is not set: point it at Kafka, or use `rasd run`.", file=sys.stderr)
         return 2
+    # A refused login or TLS handshake cannot get better by retrying: say so in one line and stop.
+    asyncio.run(check_access(settings.bootstrap_servers, kafka_auth(settings), unreachable_ok=True))
     registry = service_registry()
     module = importlib.import_module(f"services.{args.name}.agent")
     app = module.build(settings, registry, worker_tag=args.tag)
@@ -138,10 +143,14 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _broker(args: argparse.Namespace) -> Iterator[str]:
-    configured = CommonSettings().bootstrap_servers
+    settings = CommonSettings()
+    configured = settings.bootstrap_servers
     if configured:
         yield configured
         return
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        raise StartupError(f"RASD_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} but the embedded broker "
+                           "speaks PLAINTEXT: set RASD_BOOTSTRAP_SERVERS to your Kafka, or unset RASD_KAFKA_*")
     from rasd.kafka_local import LocalKafka
 
     port = int(os.environ.get("RASD_LOCAL_KAFKA_PORT", DEFAULT_LOCAL_PORT))
@@ -312,5 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except StartupError as exc:  # Kafka refused us, a setting cannot work: one line, no traceback
+        print(f"rasd {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except ValidationError as exc:  # RASD_* settings that do not validate
+        print(f"rasd {args.command}: {settings_error_line(exc)}", file=sys.stderr)
+        return 2
     return result

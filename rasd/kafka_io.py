@@ -1,6 +1,8 @@
 """Plain aiokafka helpers for the CLI and tests: publish articles, follow topics, measure lag.
 
-Services use Faust; these are the edges a person or a script uses around them.
+Services use Faust; these are the edges a person or a script uses around them.  Every client takes its SASL/TLS
+options from ``RASD_KAFKA_*`` (:func:`services.common.security.kafka_auth`) unless given ``security``, and the ones
+a command starts with first check that Kafka lets them in (one clear line if not: :func:`check_access`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import DecodeError, decode
 from schemas.models import RawArticle
+from services.common.security import KafkaSecuritySettings, check_access, kafka_auth
 from services.normalizer.core import article_id
 
 
@@ -27,9 +30,13 @@ def message_key(raw: bytes) -> str:
         return "bad-" + hashlib.sha1(raw).hexdigest()[:16]
 
 
-async def publish(bootstrap: str, topic: str, raws: Iterable[bytes]) -> list[str]:
+async def publish(
+    bootstrap: str, topic: str, raws: Iterable[bytes], *, security: KafkaSecuritySettings | None = None
+) -> list[str]:
     """Publish raw article bytes keyed by article id; returns the keys in order."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    auth = kafka_auth(security)
+    await check_access(bootstrap, auth)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **auth)
     await producer.start()
     keys: list[str] = []
     try:
@@ -62,8 +69,17 @@ class Follower:
     so a subscriber that stops half-way through a batch resumes at the first record it did not take.
     """
 
-    def __init__(self, bootstrap: str, topics: list[str], *, group_id: str | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: list[str],
+        *,
+        group_id: str | None = None,
+        security: KafkaSecuritySettings | None = None,
+    ) -> None:
         self._group = group_id
+        self._bootstrap = bootstrap
+        self._auth = kafka_auth(security)
         self._acked: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -72,10 +88,16 @@ class Follower:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             metadata_max_age_ms=2000,
+            **self._auth,
         )
 
     async def __aenter__(self) -> Follower:
-        await self._consumer.start()
+        try:
+            await check_access(self._bootstrap, self._auth)
+            await self._consumer.start()
+        except BaseException:
+            await self._consumer.stop()  # closed, so that it does not warn "Unclosed AIOKafkaConsumer" when collected
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -104,13 +126,16 @@ class Follower:
         ]
 
 
-async def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
+async def group_lag(
+    bootstrap: str, group_id: str, topic: str, *, security: KafkaSecuritySettings | None = None
+) -> int | None:
     """Messages of ``topic`` the consumer group has not committed yet; None while the topic is unknown.
 
     ``None`` is never "caught up": a topic whose metadata has not arrived has not been read either.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    auth = kafka_auth(security)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **auth)
     await admin.start()
     await consumer.start()
     try:

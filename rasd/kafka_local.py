@@ -12,6 +12,10 @@ Typical use::
 
 or, for a developer shell, ``python -m rasd.kafka_local`` (prints the bootstrap address, Ctrl-C stops).
 
+``LocalKafka(security=BrokerSecurity(...))`` adds TLS listeners next to the PLAINTEXT one: SASL_SSL (PLAIN and
+SCRAM-SHA-512 users) and, with a client CA, SSL requiring a client certificate — what the tests of the clients'
+``RASD_KAFKA_*`` settings run against (tests/integration/test_kafka_security.py).
+
 The Kafka version is the single constant :data:`KAFKA_VERSION`; it is always passed to Maven as
 ``-Dkafka.version`` (the POM's default is kept equal, and a test checks that).
 """
@@ -24,6 +28,7 @@ import base64
 import ctypes
 import fcntl
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,14 +38,19 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+if TYPE_CHECKING:
+    from services.common.security import KafkaSecuritySettings
 
 __all__ = [
     "KAFKA_VERSION",
     "BrokerError",
+    "BrokerSecurity",
     "LocalKafka",
     "create_topics",
     "default_cache_dir",
@@ -183,8 +193,11 @@ def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
     return result[0]
 
 
-async def _probe(bootstrap: str, timeout: float) -> bool:
-    """One metadata round trip; True once the broker answers *and* lists itself (i.e. it is unfenced)."""
+async def _probe(bootstrap: str, timeout: float, auth: Mapping[str, Any] | None = None) -> bool:
+    """One metadata round trip; True once the broker answers *and* lists itself (i.e. it is unfenced).
+
+    ``auth``: aiokafka security options (a TLS listener, a SASL login) for the round trip.
+    """
     from aiokafka.client import AIOKafkaClient
 
     host, _, port = bootstrap.split(",")[0].rpartition(":")
@@ -194,7 +207,9 @@ async def _probe(bootstrap: str, timeout: float) -> bool:
         await writer.wait_closed()
     except (OSError, TimeoutError, ValueError):
         return False
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=max(1000, int(timeout * 1000)))
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=max(1000, int(timeout * 1000)), **(auth or {})
+    )
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         return bool(client.cluster.brokers())
@@ -216,18 +231,25 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> None:
         await asyncio.sleep(0.25)
 
 
-async def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
+async def create_topics(
+    bootstrap: str, names: list[str], partitions: int = 1, *, security: KafkaSecuritySettings | None = None
+) -> None:
     """Create topics (replication factor 1) if missing; an existing topic is left as it is.
 
     Idempotent on purpose: services and tests call it at start-up without knowing what already exists.
     aiokafka reports per-topic errors in the response instead of raising, so they are checked here.
+    SASL/TLS from ``security``, else ``RASD_KAFKA_*``; a refused login is one clear line (KafkaAccessError).
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+    from services.common.security import check_access, kafka_auth
+
     if not names:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    auth = kafka_auth(security)
+    await check_access(bootstrap, auth)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth)
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -256,6 +278,13 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _free_port_except(taken: set[int]) -> int:
+    port = _free_port()
+    while port in taken:
+        port = _free_port()
+    return port
 
 
 def _random_cluster_id() -> str:
@@ -326,11 +355,39 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return preexec
 
 
+_SAFE_CREDENTIAL = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """TLS listeners a :class:`LocalKafka` opens next to its PLAINTEXT one (which the broker itself uses).
+
+    * ``SASL_SSL``: TLS with the ``keystore``'s certificate, then a SASL login of one of ``users`` (name →
+      password) with PLAIN (a JAAS config) or SCRAM-SHA-512 (credentials written into the KRaft storage when it
+      is formatted: a re-used, already formatted data dir keeps the users it was formatted with);
+    * ``SSL``, only with ``client_ca``: TLS that requires a client certificate signed by that CA (PEM), no SASL.
+
+    The keystore is PKCS12 (key and certificate chain); its certificate should name 127.0.0.1 (subjectAltName)
+    for clients that check host names.  Names and passwords are limited to ``[A-Za-z0-9._-]``.
+    """
+
+    keystore: Path
+    keystore_password: str
+    users: Mapping[str, str] = field(default_factory=dict)
+    client_ca: Path | None = None
+
+    def __post_init__(self) -> None:
+        for text in (self.keystore_password, *self.users, *self.users.values()):
+            if not _SAFE_CREDENTIAL.match(text):
+                raise BrokerError("BrokerSecurity names and passwords must match [A-Za-z0-9._-]+")
+
+
 class LocalKafka:
     """A single-node KRaft Kafka broker (broker+controller in one JVM) bound to 127.0.0.1.
 
     ``data_dir=None`` uses a temp dir that is deleted on :meth:`stop`; a given ``data_dir`` is kept (and
     re-used: an already formatted storage is started as is). ``port``/``controller_port`` 0 pick free ports.
+    ``security`` adds SASL_SSL (and SSL) listeners on free ports (:class:`BrokerSecurity`).
     """
 
     def __init__(
@@ -342,6 +399,7 @@ class LocalKafka:
         *,
         cache_dir: Path | None = None,
         ready_timeout: float = _READY_TIMEOUT_S,
+        security: BrokerSecurity | None = None,
     ) -> None:
         self._requested_data_dir = data_dir
         self._requested_port = port
@@ -356,6 +414,9 @@ class LocalKafka:
         self.log_file: Path | None = None
         self.port = 0
         self.controller_port = 0
+        self.security = security
+        self.sasl_ssl_port = 0  # with ``security``
+        self.ssl_port = 0  # with ``security.client_ca``
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -365,6 +426,20 @@ class LocalKafka:
         if not self.port:
             raise BrokerError("LocalKafka is not started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """``127.0.0.1:PORT`` of the SASL_SSL listener (``security`` given, after :meth:`start`)."""
+        if not self.sasl_ssl_port:
+            raise BrokerError("LocalKafka has no SASL_SSL listener (started with security=...?)")
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap_servers(self) -> str:
+        """``127.0.0.1:PORT`` of the client-certificate SSL listener (``security.client_ca`` given, started)."""
+        if not self.ssl_port:
+            raise BrokerError("LocalKafka has no SSL listener (started with security.client_ca?)")
+        return f"127.0.0.1:{self.ssl_port}"
 
     @property
     def pid(self) -> int | None:
@@ -393,6 +468,11 @@ class LocalKafka:
             self.controller_port = self._requested_controller_port or _free_port()
             while self.controller_port == self.port:
                 self.controller_port = _free_port()
+            if self.security is not None:
+                taken = {self.port, self.controller_port}
+                self.sasl_ssl_port = _free_port_except(taken)
+                if self.security.client_ca is not None:
+                    self.ssl_port = _free_port_except({*taken, self.sasl_ssl_port})
             self.log_file = (self._requested_log_file or data_dir / "broker.log").resolve()
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -504,8 +584,38 @@ class LocalKafka:
             "num.recovery.threads.per.data.dir": "1",
             "background.threads": "4",
         }
+        if self.security is not None:
+            props.update(self._security_properties(self.security))
         header = "# Written by rasd.kafka_local.LocalKafka; regenerated on every start.\n"
         return header + "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _security_properties(self, security: BrokerSecurity) -> dict[str, str]:
+        """The TLS listeners: SASL_SSL (PLAIN and SCRAM-SHA-512) and, with a client CA, SSL with client certificates."""
+        listeners = {"SASL_SSL": self.sasl_ssl_port, **({"SSL": self.ssl_port} if self.ssl_port else {})}
+        extra = ",".join(f"{name}://127.0.0.1:{port}" for name, port in listeners.items())
+        plain_users = "".join(f' user_{name}="{password}"' for name, password in security.users.items())
+        props = {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port},{extra}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},{extra}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+            + ",".join(f"{name}:{name}" for name in listeners),
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(security.keystore.resolve()),
+            "ssl.keystore.password": security.keystore_password,
+            "ssl.key.password": security.keystore_password,
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config":
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        }
+        if security.client_ca is not None:
+            props |= {
+                "listener.name.ssl.ssl.client.auth": "required",
+                "listener.name.ssl.ssl.truststore.type": "PEM",
+                "listener.name.ssl.ssl.truststore.location": str(security.client_ca.resolve()),
+            }
+        return props
 
     def _format_storage(self, jvm: list[str], config: Path, log_dir: Path) -> None:
         """Format the KRaft storage once (a re-used data dir that is already formatted is kept).
@@ -516,6 +626,8 @@ class LocalKafka:
         if (log_dir / "meta.properties").exists():
             return
         cmd = [*jvm, "kafka.tools.StorageTool", "format", "-t", _random_cluster_id(), "-c", str(config)]
+        for name, password in (self.security.users.items() if self.security is not None else ()):
+            cmd += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
         if proc.returncode != 0:
             raise BrokerError(
@@ -535,9 +647,22 @@ class LocalKafka:
                     f"Kafka did not become ready on {self.bootstrap_servers} within "
                     f"{self._ready_timeout:.0f}s\n{self.log_tail()}"
                 )
-            if _run_blocking(_probe(self.bootstrap_servers, min(3.0, remaining))):
+            if _run_blocking(_probe(self.bootstrap_servers, min(3.0, remaining))) and self._secure_ready(remaining):
                 return
             time.sleep(0.25)
+
+    def _secure_ready(self, remaining: float) -> bool:
+        """The SASL_SSL listener logs a SCRAM user in (their credentials are in the metadata): ready for tests."""
+        if self.security is None or not self.security.users:
+            return True
+        import ssl
+
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # a readiness probe on 127.0.0.1 only
+        name, password = next(iter(self.security.users.items()))
+        auth = {"security_protocol": "SASL_SSL", "ssl_context": context, "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_plain_username": name, "sasl_plain_password": password}
+        return _run_blocking(_probe(self.sasl_ssl_bootstrap_servers, min(3.0, remaining), auth))
 
 
 # --------------------------------------------------------------------------------------------- main

@@ -8,17 +8,20 @@ Every variable starts with ``RASD_``.  Settings shared by all services:
 * ``RASD_DATA_DIR`` — where Faust keeps its table data (default ``var/``).
 * ``RASD_TOPIC_<NAME>`` — topic names (see :class:`schemas.topics.Topics`).
 * ``RASD_<SERVICE>_METRICS_PORT`` — the Prometheus port of each service.
+* ``RASD_KAFKA_*`` — SASL and TLS of every Kafka client (:mod:`services.common.security`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from schemas.topics import Topics
+
+from .security import KafkaSecuritySettings, require_webhook_secret
 
 SERVICES: tuple[str, ...] = ("normalizer", "deduplicator", "entities", "alerter")
 # Started by `rasd run` only when configured (the webhook sink: when RASD_WEBHOOK_URLS is set).
@@ -32,8 +35,8 @@ DEFAULT_METRICS_PORTS: dict[str, int] = {
 }
 
 
-class CommonSettings(BaseSettings):
-    """What every service reads: broker, partitions, state directory, topic names."""
+class CommonSettings(KafkaSecuritySettings):
+    """What every service reads: broker (and its security settings), partitions, state directory, topic names."""
 
     model_config = SettingsConfigDict(env_prefix="RASD_", frozen=True, extra="ignore")
 
@@ -120,11 +123,17 @@ class WebhookSettings(CommonSettings):
     service: ClassVar[str] = "webhook"
     webhook_metrics_port: int = DEFAULT_METRICS_PORTS["webhook"]
     webhook_urls: str = Field(default="", description="Comma-separated URLs alerts are POSTed to")
-    webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret (X-Rasd-Signature)")
+    webhook_secret: SecretStr = Field(default=SecretStr(""), description="HMAC-SHA256 signing secret")
+    webhook_allow_unsigned: bool = Field(default=False, description="Start without a secret: send unsigned requests")
     webhook_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries per URL before dead-lettering")
     webhook_backoff_base: float = Field(default=0.5, gt=0, description="First retry wait, seconds (doubles)")
     webhook_backoff_max: float = Field(default=30.0, gt=0, description="Longest retry wait, seconds")
     webhook_timeout: float = Field(default=10.0, gt=0, description="Timeout of one POST, seconds")
+
+    @model_validator(mode="after")
+    def _signed_unless_allowed(self) -> Self:
+        require_webhook_secret(self.webhook_secret.get_secret_value(), allow_unsigned=self.webhook_allow_unsigned)
+        return self
 
 
 def metrics_port(settings: CommonSettings) -> int:

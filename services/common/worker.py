@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from schemas.topics import Topics
 
 from .metrics import StageMetrics, partition_lag
+from .security import faust_credentials
 from .settings import CommonSettings, metrics_port
 from .stage import Stage, process_message
 
@@ -143,6 +144,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=faust_credentials(settings),  # RASD_KAFKA_* (SASL, TLS): consumer, producer, topic creation
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,

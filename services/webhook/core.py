@@ -12,6 +12,11 @@ No I/O and no clock of its own (``now`` is passed in).  The contract with receiv
 * Any 2xx is delivered.  408, 429 and 5xx or no answer are retried with exponential backoff
   (:func:`backoff_schedule`); other 4xx are permanent.  What is not delivered in the end goes to
   the webhook dead-letter topic.
+
+The sink refuses to start without a secret unless unsigned delivery is asked for
+(``RASD_WEBHOOK_ALLOW_UNSIGNED=true``: :func:`services.common.security.require_webhook_secret`, checked when
+the settings are read and again when the sink is built), and a URL it writes anywhere — a log line, a
+dead letter's error — has no user, password, query or fragment (:func:`services.common.security.redact_url`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+
+from services.common.security import ConfigError, redact_text, redact_url
 
 SIGNATURE_HEADER = "X-Rasd-Signature"
 TIMESTAMP_HEADER = "X-Rasd-Timestamp"
@@ -72,10 +79,19 @@ def retryable(status: int | None) -> bool:
     return status is None or status in (408, 429) or status >= 500
 
 
+class WebhookConfigError(ConfigError):
+    """A webhook URL that is not http(s): one line, exit code 2."""
+
+
 def parse_urls(value: str) -> tuple[str, ...]:
     """``RASD_WEBHOOK_URLS``: comma-separated http(s) URLs, blanks ignored."""
     urls = tuple(u.strip() for u in value.split(",") if u.strip())
     for url in urls:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"webhook URL must be http(s): {url!r}")
+            raise WebhookConfigError(f"RASD_WEBHOOK_URLS: webhook URL must be http(s): {redact_url(url)!r}")
     return urls
+
+
+def failure_text(url: str, error: str, attempts: int) -> str:
+    """The error of an undelivered alert's dead letter (and log line): the URL and any URL in ``error`` redacted."""
+    return redact_text(f"{redact_url(url)}: {error} after {attempts} attempt(s)")

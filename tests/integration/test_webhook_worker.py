@@ -1,5 +1,6 @@
 """``rasd worker webhook`` on the real broker: an alert on the topic reaches a local HTTP receiver, signed;
-a receiver that always fails gets the bounded retries and the alert lands on the webhook dead-letter topic.
+a receiver that always fails gets the bounded retries and the alert lands on the webhook dead-letter topic —
+with its URL redacted there and in the log (the credentials and token in the URL never written).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ async def test_webhook_worker_delivers_and_dead_letters(kafka_bootstrap: str, tm
     await web.TCPSite(runner, "127.0.0.1", port).start()
 
     env, topics = isolated_env(tmp_path / "data")
-    env |= {"RASD_WEBHOOK_URLS": f"http://127.0.0.1:{port}/ok,http://127.0.0.1:{port}/broken",
+    broken_url = f"http://hook-user:url-token-1@127.0.0.1:{port}/broken?token=url-token-2"
+    env |= {"RASD_WEBHOOK_URLS": f"http://127.0.0.1:{port}/ok,{broken_url}",
             "RASD_WEBHOOK_SECRET": SECRET, "RASD_WEBHOOK_MAX_ATTEMPTS": "3", "RASD_WEBHOOK_BACKOFF_BASE": "0.05"}
     await create_topics(kafka_bootstrap, [topics.alerts, topics.webhook_dlq], partitions=4)
     workers = Workers(kafka_bootstrap, log_dir=tmp_path / "logs", services=("webhook",),
@@ -60,7 +62,8 @@ async def test_webhook_worker_delivers_and_dead_letters(kafka_bootstrap: str, tm
         seen = await collect(kafka_bootstrap, [topics.webhook_dlq], lambda s: count(s, topics.webhook_dlq) >= 1, 90)
         [(_, value)] = seen[topics.webhook_dlq]
         letter = decode(value, DeadLetter)
-        assert letter.stage == "webhook" and "/broken: HTTP 503 after 3 attempt(s)" in letter.error
+        assert letter.stage == "webhook"
+        assert letter.error == f"http://127.0.0.1:{port}/broken: HTTP 503 after 3 attempt(s)"
         assert decode(letter.original_text.encode(), Alert) == alert
         [(headers, body)] = received
         assert decode(body, Alert) == alert
@@ -72,3 +75,7 @@ async def test_webhook_worker_delivers_and_dead_letters(kafka_bootstrap: str, tm
     finally:
         await asyncio.to_thread(workers.stop)
         await runner.cleanup()
+    log = workers.procs[0].log_path.read_text(errors="replace")
+    assert f"webhook sink: alerts to http://127.0.0.1:{port}/ok, http://127.0.0.1:{port}/broken, signed" in log
+    assert f"not delivered: http://127.0.0.1:{port}/broken: HTTP 503" in log
+    assert "url-token" not in log and SECRET not in log

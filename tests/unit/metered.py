@@ -92,7 +92,8 @@ def exported_names(data_dir: Path) -> set[str]:
     names: set[str] = set()
     for service, settings_cls in SETTINGS_BY_SERVICE.items():
         registry = service_registry()
-        settings = settings_cls(bootstrap_servers="127.0.0.1:1", data_dir=data_dir)
+        signing = {"webhook_secret": "metered"} if service == "webhook" else {}  # the sink will not start unsigned
+        settings = settings_cls(bootstrap_servers="127.0.0.1:1", data_dir=data_dir, **signing)
         importlib.import_module(f"services.{service}.agent").build(settings, registry)
         for family in registry.collect():
             names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
