@@ -72,7 +72,8 @@ def test_deployment_runs_its_worker_with_its_port(service: str) -> None:
     assert c["readinessProbe"]["httpGet"]["port"] == "metrics"
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert [ref["configMapRef"]["name"] for ref in c["envFrom"]] == ["rasd-config"]
+    assert c["envFrom"] == [{"configMapRef": {"name": "rasd-config"}},
+                            {"secretRef": {"name": "rasd-secrets", "optional": True}}]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -104,6 +105,13 @@ def test_configmap_holds_real_settings_that_validate(monkeypatch: pytest.MonkeyP
         assert settings.metrics_host == "0.0.0.0" and settings.bootstrap_servers
         assert settings.topics == Topics()
         assert settings.partitions == CommonSettings.model_fields["partitions"].default
+
+
+def test_secrets_stay_out_of_the_configmap() -> None:
+    """Passwords and secrets come from the optional Secret rasd-secrets (envFrom), never the ConfigMap."""
+    data = of_kind("ConfigMap")["rasd-config"]["data"]
+    assert not [k for k in data if "PASSWORD" in k or "SECRET" in k]
+    assert {"RASD_KAFKA_SASL_PASSWORD", "RASD_KAFKA_SSL_KEY_PASSWORD"} <= _valid_env(None)
 
 
 @pytest.mark.parametrize("service", SERVICES)
