@@ -180,10 +180,12 @@ class StoryProfiler:
             places[entity.canonical] = None
             for container in self._containers(entity.canonical):
                 (countries if container in self.countries else regions)[container] = None
-        # A region named beside a place of its country that is not a region ("بنت جبيل في جنوب لبنان") is
-        # that place's setting, not a second place of the event, even where the gazetteer does not know
-        # that the one lies in the other (a town of the knowledge base knows only its country).
-        towns_in = {self._country(p) for p in places if p not in self.regions} - {None}
+        # A region named beside a town of its country ("بنت جبيل في جنوب لبنان") is that town's setting, not
+        # a second place of the event, even where the gazetteer does not know that the one lies in the other
+        # (a town of the knowledge base knows only its country).  Not beside the capital: "Baku" in a report
+        # on Karabakh names the government.
+        capitals = capital_ids()
+        towns_in = {self._country(p) for p in places if p not in self.regions and p not in capitals} - {None}
         for place in [p for p in places if p in self.regions and self._country(p) in towns_in]:
             del places[place]
             regions[place] = None
