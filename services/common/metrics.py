@@ -20,7 +20,8 @@ from schemas.models import Alert, DedupedArticle, DedupVerdict, EnrichedArticle,
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 E2E_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-FAILURE_REASONS = ("decode", "process")
+# Why a message went to the DLQ: not decodable, over a size limit, the core raised, its output could not be sent.
+FAILURE_REASONS = ("decode", "too_large", "process", "send")
 
 
 def _literal_values(annotation: Any) -> tuple[str, ...]:

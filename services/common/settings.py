@@ -22,6 +22,7 @@ from pydantic_settings import SettingsConfigDict
 from schemas.topics import Topics
 
 from .security import KafkaSecuritySettings, require_webhook_secret
+from .stage import Limits
 
 SERVICES: tuple[str, ...] = ("normalizer", "deduplicator", "entities", "alerter")
 # Started by `rasd run` only when configured (the webhook sink: when RASD_WEBHOOK_URLS is set).
@@ -61,7 +62,25 @@ class CommonSettings(KafkaSecuritySettings):
         default=1, ge=1, le=50 * 1024 * 1024,
         description="Bytes the broker waits for (up to fetch_max_wait_ms) before answering a fetch",
     )
+    # Size limits (docs/reliability.md, "Size limits"): an article over one is a dead letter (reason too_large).
+    max_raw_bytes: int = Field(
+        default=524_288, ge=1_024, le=100 * 1024 * 1024,
+        description="Largest raw article message (key and value bytes) the normalizer decodes",
+    )
+    max_title_chars: int = Field(default=1_000, ge=1, description="Longest raw article title, in characters")
+    max_body_chars: int = Field(default=100_000, ge=1, description="Longest raw article body, in characters")
+    max_message_bytes: int = Field(
+        default=1_000_000, ge=131_072, le=100 * 1024 * 1024,
+        description="Largest message a service produces (key, value, record overhead): the producer's"
+        " max_request_size; the topics' max.message.bytes must allow it (Kafka's default 1,048,588 does)",
+    )
     topics: Topics = Field(default_factory=Topics)
+
+    @property
+    def limits(self) -> Limits:
+        """The size limits the stage edge checks (:class:`services.common.stage.Limits`)."""
+        return Limits(raw_bytes=self.max_raw_bytes, title_chars=self.max_title_chars,
+                      body_chars=self.max_body_chars, message_bytes=self.max_message_bytes)
 
     @property
     def app_id(self) -> str:
@@ -107,6 +126,9 @@ class EntitiesSettings(CommonSettings):
 
     service: ClassVar[str] = "entities"
     entities_metrics_port: int = DEFAULT_METRICS_PORTS["entities"]
+    entities_tagger: bool = Field(
+        default=True, description="Arabic entities from the learned tagger (and the rules that win on CV); off: rules",
+    )
 
 
 class AlerterSettings(CommonSettings):

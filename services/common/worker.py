@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from schemas.topics import Topics
 
+from . import delivery
 from .metrics import StageMetrics, partition_lag
 from .security import faust_credentials
 from .settings import CommonSettings, metrics_port
-from .stage import Stage, process_message
+from .stage import DEFAULT_LIMITS, Limits, Stage, process_message
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL = 5.0  # seconds between consumer-lag refreshes (the Prometheus scrape interval)
@@ -124,6 +126,13 @@ class RewindingConsumer(faust_kafka.Consumer):
                 log.info("not rewinding %s: %s", never, exc)
         return committed
 
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        # Outputs the broker refused since the last commit become dead letters before their inputs are committed
+        # (services/common/delivery.py); Faust's commit has flushed the producer just before, so all are known.
+        await delivery.settle(self.app)
+        committed: bool = await super()._commit(offsets)
+        return committed
+
     def _new_consumer_thread(self) -> faust_kafka.AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -164,6 +173,9 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
         # Longer lingers cut CPU per article further (20 ms: -13 %, 50 ms: -20 %) at more latency (performance.md).
         producer_linger=settings.producer_linger_ms / 1000.0,
         producer_max_batch_size=256 * 1024,
+        # The largest message a stage sends (RASD_MAX_MESSAGE_BYTES); the stage edge dead-letters a bigger output
+        # (reason too_large) before the producer sees it (docs/reliability.md, "Size limits").
+        producer_max_request_size=settings.max_message_bytes,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         # Faust creates its internal topics (sequence, by-story, changelogs) just before the first join; if the
@@ -175,7 +187,11 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     app.transport = RewindingTransport(app.conf.broker_consumer, app)  # never-committed partitions lose nothing
     app.transport.fetch_max_wait_ms = settings.fetch_max_wait_ms
     app.transport.fetch_min_bytes = settings.fetch_min_bytes
+    _limits[app] = settings.limits
     return app
+
+
+_limits: weakref.WeakKeyDictionary[faust.App, Limits] = weakref.WeakKeyDictionary()
 
 
 def make_topics(app: faust.App, settings: CommonSettings, names: tuple[str, ...]) -> dict[str, Any]:
@@ -194,7 +210,11 @@ def attach_stage(
     sinks: Mapping[str, Any],
     metrics: StageMetrics,
 ) -> None:
-    """Register the thin agent: for each event, run the stage at the edge and send what it returns."""
+    """Register the thin agent: for each event, run the stage at the edge and send what it returns (an output
+    the producer or the broker refuses becomes a dead letter: :class:`services.common.delivery.Delivery`)."""
+    limits = _limits.get(app, DEFAULT_LIMITS)
+    sender = delivery.Delivery(stage.name, sinks, metrics, limits)
+    delivery.register(app, sender)
 
     async def agent(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
@@ -208,9 +228,10 @@ def attach_stage(
                 partition=msg.partition,
                 offset=msg.offset,
                 metrics=metrics,
+                limits=limits,
             )
-            for emit in emits:
-                await sinks[emit.topic].send(key=emit.key, value=emit.value)
+            await sender.send(emits, value=event.value, topic=msg.topic, key=event.key, partition=msg.partition,
+                              offset=msg.offset)
 
     app.agent(source, name=f"rasd.{stage.name}")(agent)
     watch_lag(app, metrics, {source, *sinks.values()})
