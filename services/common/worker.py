@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from schemas.topics import Topics
 
-from . import delivery
+from . import delivery, outage
 from .metrics import StageMetrics, partition_lag
 from .security import faust_credentials
 from .settings import CommonSettings, metrics_port
@@ -188,6 +188,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
     app.transport.fetch_max_wait_ms = settings.fetch_max_wait_ms
     app.transport.fetch_min_bytes = settings.fetch_min_bytes
     _limits[app] = settings.limits
+    outage.watch_broker(app, service, registry)  # rasd_broker_up; a quiet log while the broker is away
     return app
 
 
@@ -283,6 +284,7 @@ def serve_metrics(settings: CommonSettings, registry: CollectorRegistry, port: i
 
 def run_worker(app: faust.App, *, loglevel: str = "INFO") -> None:
     """Run the Faust worker until SIGINT/SIGTERM (blocks)."""
+    outage.install()  # aiokafka's ~100 lines a second while the broker is away: one every 30 s (outage.py)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
 
