@@ -93,3 +93,12 @@ def passes(alert: Alert, flt: AlertFilter, aliases: Mapping[str, frozenset[str]]
         return False
     places = [e for e in alert.entities if e.type == "LOC"]
     return not flt.places or _any_entity(flt.places, places, names, inside)
+
+
+def unknown(queries: Iterable[str], aliases: Mapping[str, frozenset[str]],
+            among: Callable[[str], bool] | None = None) -> list[str]:
+    """The ``queries`` that name nothing the gazetteer knows (with ``among``: none of the ids it accepts, e.g.
+    only places for ``--place``), in order: what ``rasd alerts`` warns about, since such a filter can only match
+    an alert entity's own name or id (a person found by context), and usually means a typo."""
+    accept = among or (lambda entity_id: True)
+    return [q for q in queries if not any(accept(i) for i in aliases.get(normalise(q), ()))]

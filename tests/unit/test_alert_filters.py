@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from rasd.alert_filters import AlertFilter, alias_index, normalise, passes
+from rasd.alert_filters import AlertFilter, alias_index, normalise, passes, unknown
 from schemas.models import Alert, AlertEntity
 from services.entities.core import Gazetteer
 
@@ -134,3 +134,17 @@ def test_a_person_is_inside_no_place(aliases: dict[str, frozenset[str]], gazette
     alert = make_alert(entities=(PASH,))
     assert not passes(alert, AlertFilter(entities=("Armenia",)), aliases, gazetteer.containers)
     assert not passes(alert, AlertFilter(places=("Armenia",)), aliases, gazetteer.containers)
+
+
+# --- names the gazetteer does not know: rasd alerts warns ---------------------------------------------------
+
+
+def test_unknown_names_are_the_ones_the_gazetteer_lacks(aliases: dict[str, frozenset[str]],
+                                                         gazetteer: Gazetteer) -> None:
+    """A typo in --entity/--place filters out every alert silently; the subscriber is warned instead.  Ids,
+    names in either script and any case are known; for --place only a place counts."""
+    assert unknown(("q227", "اذربيجان", "Pashinyan", "Zelenskyy", "Azerbaijn", "أحمد زيد"), aliases) == [
+        "Azerbaijn", "أحمد زيد"]
+    places = {e.id for e in gazetteer.entries if e.type == "LOC"}
+    assert unknown(("Lebanon", "Khan Younis", "Pashinyan", "Xqzvillex"), aliases, places.__contains__) == [
+        "Pashinyan", "Xqzvillex"]
