@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from rasd.alert_filters import AlertFilter, Containers, alias_index, passes
+from rasd.alert_filters import AlertFilter, Containers, alias_index, passes, unknown
+from rasd.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, InputError, quiet_kafka_logs, unreachable_hint
 from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
@@ -42,6 +43,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run one service as a Faust worker, with its Prometheus endpoint."""
     import importlib
 
+    from rasd.errors import wait_for_kafka
     from services.common.metrics import service_registry
     from services.common.security import check_access, kafka_auth
     from services.common.worker import run_worker, serve_metrics
@@ -52,6 +54,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     # A refused login or TLS handshake cannot get better by retrying: say so in one line and stop.
     asyncio.run(check_access(settings.bootstrap_servers, kafka_auth(settings), unreachable_ok=True))
+    # Faust gives up at once (a traceback) on a broker it cannot reach: wait for it a while, then one line, exit 3.
+    asyncio.run(wait_for_kafka(settings.bootstrap_servers, kafka_auth(settings), wait=args.broker_wait,
+                               on_wait=f"rasd worker {args.name}: waiting up to {args.broker_wait:g} s for Kafka "
+                                       "({cause})"))
     registry = service_registry()
     module = importlib.import_module(f"services.{args.name}.agent")
     app = module.build(settings, registry, worker_tag=args.tag)
@@ -63,14 +69,66 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- publish / alerts
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish article files to the raw topic."""
-    from rasd.inputs import read_articles
-    from rasd.kafka_io import publish
+def _reach_hint(exc: StartupError) -> CliError:
+    """A start-up failure as a :class:`CliError`: Kafka out of reach gets what to do (start the local broker when
+    RASD_BOOTSTRAP_SERVERS is unset)."""
+    configured = bool(os.environ.get("RASD_BOOTSTRAP_SERVERS", "").strip())
+    error = CliError(str(exc), unreachable_hint(configured) if exc.code == EXIT_UNREACHABLE else "")
+    error.code = exc.code
+    return error
 
-    keys = asyncio.run(publish(_bootstrap(), args.topic or Topics().raw, read_articles(args.paths)))
-    print(f"published {len(keys)} article(s) to {args.topic or Topics().raw}")
-    return 0
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Check every input first, then publish the articles to the raw topic; say what was sent, skipped, failed."""
+    from rasd.inputs import SUFFIXES, scan
+    from rasd.kafka_io import Delivery, ensure_topic, send_all
+    from rasd.kafka_local import BrokerError
+
+    settings = CommonSettings()
+    topic = args.topic or settings.topics.raw
+    found = scan(args.paths)
+    for skipped in found.skipped:
+        print(f"rasd publish: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for failure in found.failed:
+        print(f"rasd publish: {failure}", file=sys.stderr)
+    invalid = found.invalid
+    for item in invalid:
+        fate = "invalid article" if args.strict else "invalid article, sent for the dead-letter topic"
+        print(f"rasd publish: {item.where}: {fate}: {item.error}", file=sys.stderr)
+    if found.failed:
+        raise InputError(f"nothing sent: {len(found.failed)} input(s) could not be read (listed above)")
+    if args.strict and invalid:
+        files = len({item.path for item in invalid})
+        raise InputError(f"nothing sent: {len(invalid)} invalid article(s) in {files} file(s) (--strict)")
+    if not found.items:
+        raise InputError(f"nothing to publish: no articles in {' '.join(map(str, args.paths))}",
+                         f"expected {', '.join(SUFFIXES)} files or folders of them")
+
+    async def send() -> list[Delivery]:
+        try:
+            created, partitions = await ensure_topic(_bootstrap(), topic, settings.partitions)
+        except BrokerError as exc:
+            raise CliError(f"{topic} does not exist and Kafka will not create it ({exc})",
+                           f"create it with {settings.partitions} partitions (RASD_PARTITIONS), or publish to an "
+                           "existing topic (--topic, RASD_TOPIC_RAW)") from None
+        if created:
+            print(f"rasd publish: created topic {topic} with {partitions} partition(s) (RASD_PARTITIONS)",
+                  file=sys.stderr)
+        elif partitions != settings.partitions:
+            print(f"rasd publish: note: {topic} has {partitions} partition(s), RASD_PARTITIONS is "
+                  f"{settings.partitions} (Rasd does not change an existing topic)", file=sys.stderr)
+        return await send_all(_bootstrap(), topic, [item.raw for item in found.items])
+
+    deliveries = asyncio.run(send())
+    failed = [(item, d.error) for item, d in zip(found.items, deliveries, strict=True) if d.error is not None]
+    for item, error in failed:
+        print(f"rasd publish: {item.where}: not sent: {type(error).__name__}: {error}", file=sys.stderr)
+    sent = len(deliveries) - len(failed)
+    bad_sent = sum(1 for item, d in zip(found.items, deliveries, strict=True) if item.error and d.error is None)
+    dlq = f" ({bad_sent} invalid: the normalizer dead-letters them to {settings.topics.dlq})" if bad_sent else ""
+    print(f"published {sent} article(s) to {topic} from {found.files} file(s){dlq}; "
+          f"skipped {len(found.skipped)}; failed {len(failed)}")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def format_alert(alert: Alert) -> str:
@@ -90,15 +148,41 @@ def _alert_filter(args: argparse.Namespace) -> tuple[AlertFilter, dict[str, froz
     from services.entities.core import Gazetteer
 
     gazetteer = Gazetteer.load()
-    return flt, alias_index((e.id, (e.name, *e.ar, *e.en)) for e in gazetteer.entries), gazetteer.containers
+    aliases = alias_index((e.id, (e.name, *e.ar, *e.en)) for e in gazetteer.entries)
+    places = {e.id for e in gazetteer.entries if e.type == "LOC"}
+    for flag, queries, among, kind in (("--entity", flt.entities, None, "nothing"),
+                                       ("--place", flt.places, places.__contains__, "no place")):
+        for query in unknown(queries, aliases, among):
+            print(f"rasd alerts: warning: {flag} {query!r} names {kind} the gazetteer knows; only alerts whose own "
+                  "entities carry exactly that name or id will pass (check the spelling)", file=sys.stderr)
+    return flt, aliases, gazetteer.containers
+
+
+def _alerts_start(args: argparse.Namespace) -> str:
+    """Where a subscriber starts: as asked, else a private one at the latest alert (a live view: the retained
+    history would bury what is new) and a new group at the beginning (a durable subscription misses nothing)."""
+    start: str = args.start or ("beginning" if args.group else "latest")
+    return start
 
 
 async def _print_alerts(bootstrap: str, args: argparse.Namespace) -> None:
-    from rasd.kafka_io import Follower
+    from rasd.kafka_io import Follower, ensure_topic
+    from rasd.kafka_local import BrokerError
 
     flt, aliases, containers = _alert_filter(args)
+    settings = CommonSettings()
+    topic, start = settings.topics.alerts, _alerts_start(args)
+    # A missing topic would be auto-created by the consumer with the broker's default partitions; a subscriber
+    # allowed only to read (BrokerError) waits for the pipeline to create it.
+    with contextlib.suppress(BrokerError):
+        await ensure_topic(bootstrap, topic, settings.partitions)
     printed = 0
-    async with Follower(bootstrap, [Topics().alerts], group_id=args.group) as follower:
+    async with Follower(bootstrap, [topic], group_id=args.group, from_latest=start == "latest") as follower:
+        where = "new alerts" if start == "latest" else "alerts from the beginning of the topic"
+        first = "the next alert" if start == "latest" else "the beginning"
+        how = (f"as group {args.group!r}: resuming where it stopped (a new group: from {first})" if args.group
+               else f"{where}, privately: every alert, nothing shared or stored")
+        print(f"rasd alerts: following {topic} {how} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         while True:
             for record in await follower.poll():
                 follower.ack(record)
@@ -283,9 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="logs and table state of this run")
     run.set_defaults(func=cmd_run)
 
-    pub = sub.add_parser("publish", help="publish .txt/.json/.jsonl articles to the raw topic")
-    pub.add_argument("paths", nargs="+", type=Path)
+    pub = sub.add_parser("publish", help="check, then publish .txt/.json/.jsonl articles to the raw topic")
+    pub.add_argument("paths", nargs="+", type=Path, help="files, or folders (read recursively)")
     pub.add_argument("--topic", help="topic (default: RASD_TOPIC_RAW or articles.raw)")
+    pub.add_argument("--strict", action="store_true",
+                     help="send nothing if any article is invalid (default: send it; the normalizer dead-letters it)")
     pub.set_defaults(func=cmd_publish)
 
     alerts = sub.add_parser("alerts", help="subscribe to alerts and print them")
@@ -295,7 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--place", action="append", default=[], help="only alerts naming this place (repeatable)")
     alerts.add_argument("--language", action="append", default=[], help="only alerts in this language, e.g. ar")
     alerts.add_argument("--json", action="store_true", help="one JSON alert per line")
-    alerts.add_argument("--group", default="rasd-alerts-cli", help="consumer group (resumes where it stopped)")
+    alerts.add_argument("--group", default=None,
+                        help="share and resume: a consumer group whose members split the alerts and which resumes "
+                             "where it stopped (default: a private position that sees every alert)")
+    start = alerts.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", dest="start", action="store_const", const="beginning",
+                       help="start at the oldest retained alert (default with a new --group)")
+    start.add_argument("--from-latest", dest="start", action="store_const", const="latest",
+                       help="start with the next alert (default without --group); a group that has a position "
+                            "resumes from it either way")
     alerts.add_argument("--limit", type=int, default=0, help="exit after printing this many alerts")
     alerts.set_defaults(func=cmd_alerts)
 
@@ -304,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--metrics-port", type=int, default=None, help="override RASD_<SERVICE>_METRICS_PORT")
     worker.add_argument("--tag", default="", help="suffix for this worker's state dir (several on one host)")
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--broker-wait", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait at start for a Kafka that cannot be reached before exiting (code 3)")
     worker.set_defaults(func=cmd_worker)
 
     top = sub.add_parser("top", help="live view of throughput, lag, latency, DLQ, duplicates, alerts")
@@ -321,10 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
+    if args.command in ("publish", "alerts", "run"):  # this process's own Kafka clients (a worker has Faust's logs)
+        quiet_kafka_logs(args.command)
     try:
         result: int = args.func(args)
+    except CliError as exc:  # rasd.errors: one line (cause, then a hint), its exit code
+        print(exc.line(args.command), file=sys.stderr)
+        return exc.code
     except StartupError as exc:  # Kafka refused us, a setting cannot work: one line, no traceback
-        print(f"rasd {args.command}: {exc}", file=sys.stderr)
+        print(_reach_hint(exc).line(args.command), file=sys.stderr)
         return exc.code
     except ValidationError as exc:  # RASD_* settings that do not validate
         print(f"rasd {args.command}: {settings_error_line(exc)}", file=sys.stderr)

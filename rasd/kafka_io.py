@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from schemas.codec import DecodeError, decode
 from schemas.models import RawArticle
@@ -52,6 +53,63 @@ async def publish(
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What became of one message of :func:`send_all`: its key, and why it was not taken (None: it was)."""
+
+    key: str
+    error: BaseException | None = None
+
+
+async def send_all(
+    bootstrap: str, topic: str, raws: Iterable[bytes], *, security: KafkaSecuritySettings | None = None
+) -> list[Delivery]:
+    """Publish raw article bytes keyed by article id, each on its own: a message the producer or the broker
+    refuses (too large, ...) does not stop the others.  One :class:`Delivery` per message, in order."""
+    auth = kafka_auth(security)
+    await check_access(bootstrap, auth)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **auth)
+    keys: list[str] = []
+    futures: list[asyncio.Future[object]] = []
+    try:
+        await producer.start()
+        for raw in raws:
+            keys.append(message_key(raw))
+            try:
+                futures.append(await producer.send(topic, value=raw, key=keys[-1].encode()))
+            except KafkaError as exc:  # refused before it left, e.g. larger than the producer's max_request_size
+                refused: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+                refused.set_exception(exc)
+                futures.append(refused)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await producer.stop()
+    return [Delivery(key, out if isinstance(out, BaseException) else None)
+            for key, out in zip(keys, outcomes, strict=True)]
+
+
+async def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, *, security: KafkaSecuritySettings | None = None
+) -> tuple[bool, int]:
+    """Create ``topic`` with ``partitions`` partitions if it does not exist — never leave it to the broker's
+    auto-creation, which gives its own default (often 1).  Returns (created, its partition count); raises
+    :class:`rasd.kafka_local.BrokerError` when the broker will not create it."""
+    from rasd.kafka_local import create_topics
+
+    auth = kafka_auth(security)
+    await check_access(bootstrap, auth)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth)
+    await admin.start()
+    try:  # every topic: a metadata request naming the topic would itself auto-create it
+        existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics() if not t["error_code"]}
+    finally:
+        await admin.close()
+    if topic in existing:
+        return False, existing[topic]
+    await create_topics(bootstrap, [topic], partitions=partitions, security=security)
+    return True, partitions
+
+
+@dataclass(frozen=True)
 class Record:
     """One consumed message."""
 
@@ -67,6 +125,9 @@ class Follower:
 
     A group's offsets are committed for the records passed to :meth:`ack` (at each poll and on exit),
     so a subscriber that stops half-way through a batch resumes at the first record it did not take.
+    ``from_latest``: where a reader without a stored position starts (without a group: always) — the end of each
+    partition instead of its beginning.  Starting positions are fixed on entry (and a group commits them at once),
+    so what is sent after ``async with`` returns is read, and a new group resumes from its first start.
     """
 
     def __init__(
@@ -76,6 +137,7 @@ class Follower:
         *,
         group_id: str | None = None,
         security: KafkaSecuritySettings | None = None,
+        from_latest: bool = False,
     ) -> None:
         self._group = group_id
         self._bootstrap = bootstrap
@@ -85,7 +147,7 @@ class Follower:
             *topics,
             bootstrap_servers=bootstrap,
             group_id=group_id,
-            auto_offset_reset="earliest",
+            auto_offset_reset="latest" if from_latest else "earliest",
             enable_auto_commit=False,
             metadata_max_age_ms=2000,
             **self._auth,
@@ -95,6 +157,8 @@ class Follower:
         try:
             await check_access(self._bootstrap, self._auth)
             await self._consumer.start()
+            for tp in self._consumer.assignment():  # resolve each start now, not at the first fetch
+                self._acked.setdefault(tp, await self._consumer.position(tp))
         except BaseException:
             await self._consumer.stop()  # closed, so that it does not warn "Unclosed AIOKafkaConsumer" when collected
             raise
