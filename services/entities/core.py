@@ -33,7 +33,7 @@ from functools import lru_cache
 from itertools import accumulate, compress, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -41,6 +41,9 @@ from schemas.models import Entity, EntityType
 from services.common.datafiles import read_jsonl
 from services.entities.names import default_lexicon
 from services.normalizer.textforms import display_form, matching_form
+
+if TYPE_CHECKING:
+    from services.entities.tagger import Tagger
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 KB_DIR: Final = DATA_DIR / "kb"
@@ -626,14 +629,19 @@ def _latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
 
 
 def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, language: str = "ar",
-                     nisba: bool = False) -> list[Entity]:
+                     nisba: bool = False, tagger: Tagger | None = None) -> list[Entity]:
     """Named people, organisations and places in ``text``, sorted by start, without overlaps.
 
     ``match_text`` must be ``matching_form(text)`` (same length). ``nisba=True`` also reports
-    nationality adjectives ("الأرمينية", "Armenian") as mentions of their country.
+    nationality adjectives ("الأرمينية", "Armenian") as mentions of their country.  With a ``tagger``, an Arabic
+    text gets the learned tagger's entities and the rules that win on cross-validation (:mod:`.hybrid`).
     """
     if len(text) != len(match_text):
         raise ValueError("match_text must have the same length as text")
+    if tagger is not None and language == "ar":
+        from services.entities.hybrid import extract  # (hybrid imports this module)
+
+        return extract(text, match_text, gazetteer, tagger, nisba)
     doc = _Doc(text, match_text)
     spans: list[_Span] = []
     # The words (classified once, cached across articles) decide which positions deserve a closer look.
