@@ -14,7 +14,7 @@ Every variable starts with ``RASD_``.  Settings shared by all services:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -64,7 +64,7 @@ class CommonSettings(KafkaSecuritySettings):
     )
     # Size limits (docs/reliability.md, "Size limits"): an article over one is a dead letter (reason too_large).
     max_raw_bytes: int = Field(
-        default=524_288, ge=1_024, le=100 * 1024 * 1024,
+        default=655_360, ge=1_024, le=100 * 1024 * 1024,
         description="Largest raw article message (key and value bytes) the normalizer decodes",
     )
     max_title_chars: int = Field(default=1_000, ge=1, description="Longest raw article title, in characters")
@@ -151,6 +151,9 @@ class WebhookSettings(CommonSettings):
     webhook_backoff_base: float = Field(default=0.5, gt=0, description="First retry wait, seconds (doubles)")
     webhook_backoff_max: float = Field(default=30.0, gt=0, description="Longest retry wait, seconds")
     webhook_timeout: float = Field(default=10.0, gt=0, description="Timeout of one POST, seconds")
+    webhook_from: Literal["latest", "earliest"] = Field(
+        default="latest", description="Where a new sink (a group with no stored position) starts on the alerts topic",
+    )
 
     @model_validator(mode="after")
     def _signed_unless_allowed(self) -> Self:

@@ -70,7 +70,7 @@ class Limits:
     the producer's ``max_request_size``, so no output can be refused by the producer for its size.
     """
 
-    raw_bytes: int = 524_288
+    raw_bytes: int = 655_360
     title_chars: int = 1_000
     body_chars: int = 100_000
     message_bytes: int = 1_000_000

@@ -233,7 +233,7 @@ async def test_an_output_the_broker_refuses_is_a_send_dead_letter(pipeline: Pipe
     rng = random.Random(7)
     paragraphs = "\n\n".join(" ".join(rng.choice(words) for _ in range(40)) for _ in range(380))
     big = orjson.dumps({"id": f"big-{tag}", "title": "تقرير مطول", "body": paragraphs})
-    assert len(paragraphs) < 100_000 and len(big) < 524_288  # within the article limits
+    assert len(paragraphs) < 100_000 and len(big) < 655_360  # within the article limits
     valid = valid_articles(tag)
     messages = [("raw", k.encode(), v) for k, v in valid[:5]] + [("raw", f"big-{tag}".encode(), big)]
     messages += [("raw", k.encode(), v) for k, v in valid[5:]]

@@ -131,6 +131,18 @@ def test_a_dead_letter_always_fits_the_producer(message_bytes: int, size: int) -
     assert (kept == original) == ("original_b64 holds the first" not in decode(letter, DeadLetter).error)
 
 
+def test_a_raw_message_within_the_default_limit_is_kept_whole_in_its_dead_letter() -> None:
+    """With the defaults, any raw message the normalizer accepts for decoding (up to RASD_MAX_RAW_BYTES, e.g. a
+    100,000-character Arabic body written as \\uXXXX escapes) has a dead letter carrying all of it."""
+    body = "\\u0643" * 100_000  # 6 bytes of JSON for each character
+    value = b'{"title": "' + b"\\u0643" * 1_000 + b'", "body": "' + body.encode() + b'"}'
+    assert len(value) <= DEFAULT_LIMITS.raw_bytes
+    value = value + b" " * (DEFAULT_LIMITS.raw_bytes - len(value))
+    letter = decode(encode(dead_letter("normalizer", "articles.raw", value, "ValueError: x", now=1.0, key=b"k")),
+                    DeadLetter)
+    assert base64.b64decode(letter.original_b64) == value
+
+
 # ---------------------------------------------------------------- sends the producer or the broker refuses
 
 
