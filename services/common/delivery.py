@@ -37,6 +37,7 @@ from .stage import DEFAULT_LIMITS, DLQ_KEY_BYTES, Emit, Limits, dead_letter
 log = logging.getLogger(__name__)
 DLQ_ATTEMPTS = 3  # tries of one dead letter before it is given up, loudly
 DLQ_RETRY_S = 1.0  # first wait between them (doubles)
+SETTLE_TIMEOUT = 10.0  # longest a commit waits for the dead letters of late refusals (then it commits nothing)
 
 
 class Sink(Protocol):
@@ -148,11 +149,17 @@ class Delivery:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def settle(self) -> None:
-        """Wait until every late refusal seen so far is retried or dead-lettered (called before a commit)."""
+    async def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Wait until every late refusal seen so far is retried or dead-lettered (called before a commit);
+        False if some are still under way after ``timeout`` seconds (they go on: nothing is cancelled)."""
         await asyncio.sleep(0)  # let the callbacks of futures the producer's flush just settled run
+        deadline = asyncio.get_running_loop().time() + timeout
         while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            await asyncio.wait(list(self._pending), timeout=left)
+        return True
 
     @property
     def pending(self) -> int:
@@ -177,7 +184,13 @@ def register(app: Any, delivery: Delivery) -> None:
     _deliveries.setdefault(app, []).append(delivery)
 
 
-async def settle(app: Any) -> None:
-    """Settle every :class:`Delivery` of ``app`` (its consumer calls this before committing offsets)."""
+async def settle(app: Any, timeout: float = SETTLE_TIMEOUT) -> bool:
+    """Settle every :class:`Delivery` of ``app`` (its consumer calls this before committing offsets); False when
+    a dead letter is still unacknowledged after ``timeout`` s (the broker is away): then commit nothing yet."""
+    settled = True
     for delivery in list(_deliveries.get(app, ())):
-        await delivery.settle()
+        settled = await delivery.settle(timeout) and settled
+    if not settled:
+        log.warning("dead letters for refused outputs not acknowledged within %.0f s: offsets not committed yet",
+                    timeout)
+    return settled

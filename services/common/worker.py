@@ -129,7 +129,8 @@ class RewindingConsumer(faust_kafka.Consumer):
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         # Outputs the broker refused since the last commit become dead letters before their inputs are committed
         # (services/common/delivery.py); Faust's commit has flushed the producer just before, so all are known.
-        await delivery.settle(self.app)
+        if not await delivery.settle(self.app):
+            return False  # a refused output's dead letter is not acknowledged yet: a later commit covers these offsets
         committed: bool = await super()._commit(offsets)
         return committed
 

@@ -222,6 +222,22 @@ async def test_a_late_refusal_is_retried_alone_then_settled_before_the_commit() 
     assert count(registry, "rasd_dead_letters_total", "send") == 1
 
 
+async def test_a_commit_does_not_wait_forever_for_a_dead_letter_the_broker_does_not_answer() -> None:
+    """With the broker away the letter stays unacknowledged: ``settle`` gives up after its timeout (the consumer
+    then commits nothing), and the letter is still on its way, not cancelled."""
+    normalized, dlq = FakeTopic(refuse={1, 2}), FakeTopic()
+    delivery = Delivery("normalizer", {"normalized": normalized, "dlq": dlq})
+    value = raw(id="a1")
+    await delivery.send(emits_for(value), value=value, topic="articles.raw", key=b"a1", offset=0)
+    normalized.answer()
+    for _ in range(3):
+        await asyncio.sleep(0)
+        normalized.answer()  # refused alone too: its dead letter is sent, and never answered
+    assert not await delivery.settle(timeout=0.05) and delivery.pending == 1
+    dlq.answer()
+    assert await delivery.settle(timeout=1.0) and delivery.pending == 0
+
+
 async def test_a_dead_letter_the_producer_refuses_is_tried_again_then_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
