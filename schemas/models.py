@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EntityType = Literal["PERSON", "ORG", "LOC"]
 Severity = Literal["high", "medium", "low"]
+BodyFormat = Literal["text", "html"]
 Status = Literal["unique", "duplicate"]
 
 
@@ -25,7 +26,8 @@ class RawArticle(BaseModel):
 
     Unknown fields (for example an annotation's ``gold``) are ignored rather than
     rejected: feeds add fields all the time and the pipeline must not break on them.
-    ``text`` is accepted as an alias of ``body``.
+    ``text`` is accepted as an alias of ``body``.  ``body_format`` says whether ``body`` is plain text or
+    HTML; left out (or null), the normalizer decides from the body itself.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -37,6 +39,11 @@ class RawArticle(BaseModel):
     body: str
     published_at: str | None = None
     language: str | None = None
+    body_format: BodyFormat | None = Field(
+        default=None,
+        description='"html" (tags and character references become text), "text" (used as it is), or null: '
+        "the normalizer detects HTML markup",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -70,6 +77,9 @@ class NormalizedArticle(_Frozen):
     text: str
     match_text: str
     ingested_at: float = Field(description="Unix time the normalizer first saw the article")
+    body_format: BodyFormat = Field(
+        default="text", description="What the raw body was: plain text, or HTML the normalizer turned into text"
+    )
 
     @model_validator(mode="after")
     def _forms_align(self) -> NormalizedArticle:

@@ -3,6 +3,8 @@
 :func:`normalize` turns a :class:`~schemas.models.RawArticle` into a
 :class:`~schemas.models.NormalizedArticle`:
 
+0. an HTML body (``raw.body_format``, else detected) becomes plain text, one paragraph a line
+   (:mod:`services.normalizer.html`); a plain-text body is used as it is;
 1. the title and body are put in display form (:func:`~services.normalizer.textforms.display_form`);
 2. every non-empty body line is classified on its own: boilerplate (the phrases of
    ``data/boilerplate.txt``), date line, place/agency line ("طرابلس - وكالات", "وكالات.."),
@@ -27,6 +29,7 @@ from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from schemas.models import NormalizedArticle, RawArticle
+from services.normalizer.html import html_to_text, looks_like_html
 from services.normalizer.textforms import display_form, matching_form, matching_form_is_per_line
 
 __all__ = ["article_id", "canonical_url", "detect_language", "normalize", "parse_text_article"]
@@ -505,7 +508,11 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
     Raises :class:`ValueError` when nothing is left after cleaning.  A feed title with a body
     that is only chrome still makes an article (a one-line flash), ``text`` being the title.
     """
-    body_display = display_form(raw.body)
+    body_text = raw.body
+    body_format = raw.body_format or ("html" if looks_like_html(body_text) else "text")
+    if body_format == "html":  # tags, character references, scripts and captions out (services/normalizer/html.py)
+        body_text = html_to_text(body_text)
+    body_display = display_form(body_text)
     body_match = matching_form(body_display)
     body_keys = _unpunct(body_match)
     lines: list[_Line] = []
@@ -632,4 +639,5 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
         text=text,
         match_text=match_text,
         ingested_at=now.timestamp(),
+        body_format=body_format,
     )
