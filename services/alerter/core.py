@@ -866,7 +866,8 @@ def _entities(article: EnrichedArticle, limit: int = 8) -> list[AlertEntity]:
             counts[canonical], first[canonical], mentions[canonical] = 1, ent, {ent.text: None}
     ranked = sorted(first, key=lambda c: -counts[c])  # stable: ties stay in order of first mention
     return [
-        AlertEntity(canonical=c, name=first[c].name, type=first[c].type, mentions=list(mentions[c]))
+        AlertEntity(canonical=c, name=first[c].name, type=first[c].type, mentions=list(mentions[c]),
+                    lat=first[c].lat, lon=first[c].lon)
         for c in ranked[:limit]
     ]
 
