@@ -150,6 +150,8 @@ class AlertEntity(_Frozen):
     name: str
     type: EntityType
     mentions: list[str] = Field(default_factory=list, description="How the article names it (e.g. in Arabic)")
+    lat: float | None = Field(default=None, ge=-90.0, le=90.0, description="A place's latitude (WGS84), when known")
+    lon: float | None = Field(default=None, ge=-180.0, le=180.0, description="A place's longitude (WGS84), when known")
 
 
 class Alert(_Frozen):
