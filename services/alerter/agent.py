@@ -14,14 +14,12 @@ the table is recovered from its changelog on restart or rebalance.
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
 from services.common.metrics import StageMetrics
 from services.common.settings import AlerterSettings, CommonSettings
-from services.common.worker import attach_stage, make_app, make_topics
+from services.common.worker import attach_route, attach_stage, make_app, make_topics
 
 from .core import ACTIONS, DISAGREEMENTS, Lexicon, StoryDecision
 from .stage import AlerterStage, story_key
@@ -63,10 +61,7 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     stage = AlerterStage(Lexicon.load(), emit_low=emit_low, stories=stories, on_decision=count)
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
 
-    async def route(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await by_story.send(key=story_key(event.value, event.key), value=event.value)
-
-    app.agent(topics[stage.source], name="rasd.alerter.route")(route)
+    attach_route(app, topics[stage.source], by_story, topics["dlq"], metrics, name="rasd.alerter.route",
+                 key_of=story_key)
     attach_stage(app, stage, by_story, topics, metrics)
     return app

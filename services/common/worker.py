@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from . import delivery, outage
 from .metrics import StageMetrics, partition_lag
 from .security import faust_credentials
 from .settings import CommonSettings, metrics_port
-from .stage import DEFAULT_LIMITS, Limits, Stage, process_message
+from .stage import DEFAULT_LIMITS, Emit, Limits, Stage, process_message
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL = 5.0  # seconds between consumer-lag refreshes (the Prometheus scrape interval)
@@ -237,6 +237,34 @@ def attach_stage(
 
     app.agent(source, name=f"rasd.{stage.name}")(agent)
     watch_lag(app, metrics, {source, *sinks.values()})
+
+
+def attach_route(
+    app: faust.App,
+    source: Any,
+    target: Any,
+    dlq: Any,
+    metrics: StageMetrics,
+    *,
+    name: str,
+    key_of: Callable[[bytes | None, bytes | None], bytes | None] | None = None,
+) -> None:
+    """Register a re-keying agent: every event's bytes forwarded unchanged to ``target`` (the deduplicator's
+    one-partition sequence topic, the alerter's story-keyed topic), keyed by ``key_of(value, key)`` (default:
+    its own key).  Sent like a stage's outputs (:class:`services.common.delivery.Delivery`): a forward the
+    producer or the broker refuses becomes a dead letter with reason ``send``, never a crashed agent."""
+    limits = _limits.get(app, DEFAULT_LIMITS)
+    sender = delivery.Delivery(metrics.service, {"forward": target, "dlq": dlq}, metrics, limits)
+    delivery.register(app, sender)
+
+    async def route(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            msg, value = event.message, event.value
+            key = event.key if key_of is None else key_of(value, event.key)
+            await sender.send([Emit("forward", key or b"", value or b"")], value=value, topic=msg.topic,
+                              key=event.key, partition=msg.partition, offset=msg.offset)
+
+    app.agent(source, name=name)(route)
 
 
 def watch_lag(app: faust.App, metrics: StageMetrics, topics: set[Any], interval: float = LAG_INTERVAL) -> None:

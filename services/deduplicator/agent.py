@@ -18,14 +18,12 @@ earliest article of its group.
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 from prometheus_client import CollectorRegistry
 
 from services.common.metrics import StageMetrics
 from services.common.settings import CommonSettings, DeduplicatorSettings
-from services.common.worker import attach_stage, make_app, make_topics
+from services.common.worker import attach_route, attach_stage, make_app, make_topics
 
 from .core import DedupConfig, DedupIndex
 from .stage import DeduplicatorStage
@@ -61,10 +59,6 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs))
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
 
-    async def route(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await sequence.send(key=event.key, value=event.value)
-
-    app.agent(topics[stage.source], name="rasd.deduplicator.route")(route)
+    attach_route(app, topics[stage.source], sequence, topics["dlq"], metrics, name="rasd.deduplicator.route")
     attach_stage(app, stage, sequence, topics, metrics)
     return app

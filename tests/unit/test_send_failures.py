@@ -24,9 +24,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.codec import decode, encode
 from schemas.models import DeadLetter, NormalizedArticle
+from services.alerter.agent import build as build_alerter
 from services.common.delivery import Delivery
 from services.common.metrics import StageMetrics
-from services.common.settings import NormalizerSettings
+from services.common.settings import AlerterSettings, DeduplicatorSettings, NormalizerSettings
 from services.common.stage import (
     DEFAULT_LIMITS,
     Emit,
@@ -37,6 +38,7 @@ from services.common.stage import (
     reason_of,
 )
 from services.common.worker import make_app
+from services.deduplicator.agent import build as build_deduplicator
 from services.normalizer.agent import build as build_normalizer
 from services.normalizer.stage import NormalizerStage
 
@@ -281,3 +283,32 @@ async def test_the_agent_survives_huge_and_refused_articles(sent: list[tuple[str
     assert decode(sent[3][1], NormalizedArticle).id == "fine"
     assert count(registry, "rasd_dead_letters_total", "too_large") == 2
     assert count(registry, "rasd_dead_letters_total", "send") == 1
+
+
+@pytest.mark.parametrize("service", ["deduplicator", "alerter"])
+async def test_a_refused_forward_of_a_route_agent_is_a_send_dead_letter(
+    service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The re-keying agents (the deduplicator's sequence, the alerter's story topic) send through the same
+    delivery as the stages: a forward the producer refuses becomes a dead letter, the next one goes through."""
+    sent: list[tuple[str, bytes]] = []
+
+    async def send(self: Topic[Any], *, key: bytes, value: bytes, **_: Any) -> None:
+        if self.get_topic_name().endswith(("-sequence", "-by-story")) and b"refuse-me" in value:
+            raise ProducerSendError("Error while sending") from MessageSizeTooLargeError("too large")
+        sent.append((self.get_topic_name(), value))
+
+    monkeypatch.setattr(Topic, "send", send)
+    registry = CollectorRegistry()
+    builders = {"deduplicator": (build_deduplicator, DeduplicatorSettings), "alerter": (build_alerter, AlerterSettings)}
+    build, settings = builders[service]
+    app = build(settings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path), registry)
+    [route] = [a for name, a in app.agents.items() if name.endswith(".route")]
+    async with route.test_context() as ctx:
+        await ctx.put(b'{"id": "refuse-me"}', key=b"a")
+        await ctx.put(b'{"id": "fine"}', key=b"b")
+    [(letter_topic, letter), (forward_topic, forwarded)] = sent
+    assert letter_topic == "articles.dlq" and forward_topic.endswith(("-sequence", "-by-story"))
+    assert reason_of(decode(letter, DeadLetter).error) == "send"
+    assert forwarded == b'{"id": "fine"}'
+    assert registry.get_sample_value("rasd_dead_letters_total", {"service": service, "reason": "send"}) == 1
