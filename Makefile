@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv bench clean
+.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv assets bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,8 +23,9 @@ install: $(STAMP) ## Create the virtualenv and install Rasd with its dev tools
 kafka: $(STAMP) ## Fetch the Apache Kafka broker jars with Maven (cached in .cache/)
 	$(PY) -m rasd.kafka_local --fetch-only
 
-tools: ## prometheus + promtool for the tests (Debian package; its system service is not started)
+tools: ## prometheus + promtool, Chromium + chromedriver for the tests (Debian packages; no service started)
 	@sh scripts/install-prometheus-tools.sh
+	@sh scripts/install-chromium.sh
 
 run: install kafka ## Start Kafka locally, the four services, publish seeds/, show alerts live
 	$(VENV)/bin/rasd run
@@ -57,6 +58,9 @@ model: install ## Retrain the Arabic entity tagger from the vendored ANERcorp (d
 
 ner-cv: install ## 5-fold CV of Arabic entities on ANERcorp train: rules, tagger, shipped (NER_CV_ARGS=--search)
 	$(PY) -m scripts.ner_cv $(NER_CV_ARGS)
+
+assets: ## Refresh the alert desk's vendored map files (world-atlas, topojson-client) from npm into rasd/web_static/vendor
+	@sh scripts/web-assets.sh
 
 bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -306,11 +306,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         webhook = ("webhook",) if os.environ.get("RASD_WEBHOOK_URLS", "").strip() else ()  # only when configured
         workers = Workers(bootstrap, log_dir=args.state_dir / "logs", services=(*SERVICES, *webhook),
                           extra_env={"RASD_DATA_DIR": str(args.state_dir / "data")})
+        closing = contextlib.ExitStack()  # rasd web, stopped before the workers
         try:
             workers.start()
             workers.wait_ready()
             for proc in workers.procs:
                 print(f"{proc.service:12s} metrics: {proc.metrics_url}   log: {proc.log_path}")
+            from rasd.web import desk_for_run
+
+            closing.enter_context(desk_for_run(bootstrap, args.state_dir / "logs"))
             raws = list(read_articles(args.paths or [PROJECT_ROOT / "seeds"]))
             asyncio.run(publish(bootstrap, settings.topics.raw, raws))
             print(f"published {len(raws)} article(s); alerts follow (Ctrl-C to stop)\n", flush=True)
@@ -320,6 +324,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\nstopping…")
             return 0
         finally:
+            closing.close()
             workers.stop()
 
 
@@ -412,12 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     proc = sub.add_parser("process", help="run the four cores offline; one JSON line per article")
     proc.add_argument("paths", nargs="+", type=Path)
     proc.set_defaults(func=cmd_process)
+
+    from rasd.web import add_parser as add_web
+
+    add_web(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
-    if args.command in ("publish", "alerts", "run"):  # this process's own Kafka clients (a worker has Faust's logs)
+    if args.command in ("publish", "alerts", "run", "web"):  # own Kafka clients (a worker has Faust's logs)
         quiet_kafka_logs(args.command)
     try:
         result: int = args.func(args)

@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,3 +375,25 @@ class WebProcess:
                 self.proc.wait(10)
         self._log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def desk_for_run(bootstrap: str, log_dir: Path) -> Iterator[WebProcess | None]:
+    """``rasd run``'s alert desk: started, its URL printed, stopped on exit.  A desk that cannot start (its port is
+    taken, ...) is one warning line, not the end of the pipeline."""
+    desk: WebProcess | None = WebProcess(bootstrap, log_path=log_dir / "web.log")
+    assert desk is not None
+    try:
+        desk.wait_ready()
+        print(f"{'web':12s} the alert desk: {desk.url}   log: {desk.log_path}", flush=True)
+    except (RuntimeError, TimeoutError) as exc:
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        print(f"{'web':12s} the alert desk did not start ({last}); see {desk.log_path} — RASD_WEB_PORT chooses "
+              "another port", flush=True)
+        desk.stop()
+        desk = None
+    try:
+        yield desk
+    finally:
+        if desk is not None:
+            desk.stop()

@@ -23,6 +23,7 @@ def test_run_once_prints_seed_alerts_and_metrics_urls(kafka_bootstrap: str, tmp_
     ports = {s: free_port() for s in SERVICES}
     env |= {f"RASD_{s.upper()}_METRICS_PORT": str(p) for s, p in ports.items()}
     env["RASD_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    env["RASD_WEB_PORT"] = str(web_port := free_port())
     proc = subprocess.run(
         [sys.executable, "-m", "rasd", "run", "--once", "--timeout", "120", "--state-dir", str(tmp_path / "run")],
         cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=240,
@@ -32,6 +33,7 @@ def test_run_once_prints_seed_alerts_and_metrics_urls(kafka_bootstrap: str, tmp_
     for service, port in ports.items():
         assert f"http://127.0.0.1:{port}/metrics" in out, service
     assert "published 2 article(s)" in out
+    assert f"the alert desk: http://127.0.0.1:{web_port}/" in out  # rasd web, started and stopped with the run
     alert_lines = [line for line in out.splitlines() if line.startswith(("[HIGH", "[MEDIUM"))]
     # The two seeds report one offensive: one story, so one alert (whichever seed the alerter decides first;
     # the other is suppressed, same severity).
