@@ -357,6 +357,25 @@ def cmd_top(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- webhook
+
+
+def cmd_webhook_replay(args: argparse.Namespace) -> int:
+    """Send the webhook sink's dead letters again (services/webhook/replay.py); exit 1 if any failed again."""
+    from services.common.security import check_access, kafka_auth
+    from services.common.settings import WebhookSettings
+    from services.webhook.replay import replay
+
+    settings = WebhookSettings()
+    bootstrap = _bootstrap()
+    asyncio.run(check_access(bootstrap, kafka_auth(settings)))
+    report = asyncio.run(replay(settings, bootstrap, group=args.group))
+    for line in report.lines:
+        print(f"rasd webhook replay: {line}", file=sys.stderr)
+    print(report.summary(settings.topics.webhook_dlq), file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -418,6 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument("paths", nargs="+", type=Path)
     proc.set_defaults(func=cmd_process)
 
+    webhook = sub.add_parser("webhook", help="the webhook sink's tools: replay its dead letters")
+    webhook_sub = webhook.add_subparsers(dest="action", required=True)
+    replay = webhook_sub.add_parser("replay", help="send the dead letters of alerts.webhook.dlq again (same alert id)")
+    replay.add_argument("--group", default=None,
+                        help="consumer group keeping the replay's position (default: <app id prefix>-webhook-replay)")
+    replay.set_defaults(func=cmd_webhook_replay)
+
     from rasd.web import add_parser as add_web
 
     add_web(sub)
@@ -426,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
-    if args.command in ("publish", "alerts", "run", "web"):  # own Kafka clients (a worker has Faust's logs)
+    if args.command in ("publish", "alerts", "run", "web", "webhook"):  # own Kafka clients (a worker has Faust's logs)
         quiet_kafka_logs(args.command)
     try:
         result: int = args.func(args)

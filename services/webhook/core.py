@@ -92,6 +92,18 @@ def parse_urls(value: str) -> tuple[str, ...]:
     return urls
 
 
+FAILURE_REASONS = ("timeout", "connection", "http_4xx", "http_5xx", "http_other")
+
+
+def failure_reason(status: int | None, error: str) -> str:
+    """The ``reason`` label of an undelivered alert: one of :data:`FAILURE_REASONS` (bounded, whatever the error)."""
+    if status is None:
+        return "timeout" if error.startswith(("TimeoutError", "ServerTimeoutError")) else "connection"
+    if 400 <= status < 500:
+        return "http_4xx"
+    return "http_5xx" if 500 <= status < 600 else "http_other"
+
+
 def failure_text(url: str, error: str, attempts: int) -> str:
     """The error of an undelivered alert's dead letter (and log line): the URL and any URL in ``error`` redacted."""
     return redact_text(f"{redact_url(url)}: {error} after {attempts} attempt(s)")

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from .core import backoff_schedule, request_headers, retryable
+from .core import FAILURE_REASONS, backoff_schedule, failure_reason, request_headers, retryable
 
 RESULTS = ("delivered", "failed", "retried")
+DEAD_LETTER_REASONS = ("undelivered", "decode")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class WebhookMetrics:
-    """``rasd_webhook_deliveries_total{result}`` and ``rasd_webhook_request_seconds`` (per attempt)."""
+    """``rasd_webhook_deliveries_total{result}``, ``rasd_webhook_request_seconds`` (per attempt), why deliveries
+    failed (``rasd_webhook_failures_total{reason}``, one per undelivered alert and URL, reasons
+    :data:`~services.webhook.core.FAILURE_REASONS`) and what went to the dead-letter topic
+    (``rasd_webhook_dead_letters_total{reason}``: ``undelivered`` or ``decode``).  Every label pre-initialised."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -31,8 +35,20 @@ class WebhookMetrics:
             "rasd_webhook_request_seconds", "Time of one webhook POST attempt", buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.failures = Counter(
+            "rasd_webhook_failures_total", "Undelivered alerts (per URL, after the last attempt), by reason",
+            ["reason"], registry=registry,
+        )
+        self.dead_letters = Counter(
+            "rasd_webhook_dead_letters_total", "Messages the webhook sink sent to its dead-letter topic, by reason",
+            ["reason"], registry=registry,
+        )
         for result in RESULTS:
             self.deliveries.labels(result)
+        for reason in FAILURE_REASONS:
+            self.failures.labels(reason)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason)
 
 
 @dataclass(frozen=True)
@@ -92,4 +108,5 @@ async def deliver(
         await sleep(waits[attempt - 1])
     if metrics is not None:
         metrics.deliveries.labels("failed").inc()
+        metrics.failures.labels(failure_reason(status, error)).inc()
     return Outcome(url, False, attempt, status, error)

@@ -72,6 +72,9 @@ async def test_webhook_worker_delivers_and_dead_letters(kafka_bootstrap: str, tm
         assert 'rasd_webhook_deliveries_total{result="delivered"} 1.0' in page
         assert 'rasd_webhook_deliveries_total{result="retried"} 2.0' in page
         assert 'rasd_webhook_deliveries_total{result="failed"} 1.0' in page
+        assert 'rasd_webhook_failures_total{reason="http_5xx"} 1.0' in page
+        assert 'rasd_webhook_failures_total{reason="timeout"} 0.0' in page  # every reason pre-initialised
+        assert 'rasd_webhook_dead_letters_total{reason="undelivered"} 1.0' in page
     finally:
         await asyncio.to_thread(workers.stop)
         await runner.cleanup()

@@ -16,16 +16,22 @@ from prometheus_client import CollectorRegistry
 
 from schemas.codec import encode
 from schemas.models import Alert
+from services.common.settings import WebhookSettings
+from services.common.stage import dead_letter
 from services.webhook.core import (
+    FAILURE_REASONS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     backoff_schedule,
+    failure_reason,
+    failure_text,
     parse_urls,
     request_headers,
     retryable,
     signature,
     verify,
 )
+from services.webhook.replay import ReplayReport, target_url
 from services.webhook.sender import RetryPolicy, WebhookMetrics, deliver
 
 SECRET = "s3cret"
@@ -111,6 +117,7 @@ async def test_dead_receiver_fails_after_the_last_attempt(serve) -> None:  # typ
     assert not outcome.delivered and outcome.attempts == FAST.attempts  # type: ignore[attr-defined]
     assert outcome.error == "HTTP 500" and len(receiver.requests) == FAST.attempts  # type: ignore[attr-defined]
     assert count(registry, "failed") == 1 and count(registry, "retried") == FAST.attempts - 1
+    assert registry.get_sample_value("rasd_webhook_failures_total", {"reason": "http_5xx"}) == 1
 
 
 async def test_permanent_client_error_is_not_retried(serve) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +135,7 @@ async def test_unreachable_url_fails_after_retries() -> None:
     outcome = await send(f"http://127.0.0.1:{free_port()}/hook", registry)
     assert not outcome.delivered and outcome.status is None  # type: ignore[attr-defined]
     assert count(registry, "failed") == 1
+    assert registry.get_sample_value("rasd_webhook_failures_total", {"reason": "connection"}) == 1
 
 
 def test_backoff_is_exponential_and_bounded() -> None:
@@ -159,3 +167,43 @@ def test_urls_are_parsed_and_checked() -> None:
     assert parse_urls("") == ()
     with pytest.raises(ValueError):
         parse_urls("ftp://a/x")
+
+
+def test_failure_metrics_are_bounded_and_pre_initialised() -> None:
+    """Why a delivery failed is one of five reasons whatever the error, and every series exists at 0 from the start
+    (a rate over a series that appears only at the first failure misses that failure)."""
+    registry = CollectorRegistry()
+    WebhookMetrics(registry)
+    for reason in FAILURE_REASONS:
+        assert registry.get_sample_value("rasd_webhook_failures_total", {"reason": reason}) == 0
+    for reason in ("undelivered", "decode"):
+        assert registry.get_sample_value("rasd_webhook_dead_letters_total", {"reason": reason}) == 0
+    assert failure_reason(None, "TimeoutError: ") == "timeout"
+    assert failure_reason(None, "ServerTimeoutError: read") == "timeout"
+    assert failure_reason(None, "ClientConnectorError: refused") == "connection"
+    assert failure_reason(404, "HTTP 404") == "http_4xx" and failure_reason(503, "HTTP 503") == "http_5xx"
+    assert failure_reason(302, "HTTP 302") == "http_other"
+
+
+def test_new_sink_starts_at_the_latest_alert_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RASD_WEBHOOK_FROM``: latest unless told earliest; anything else is a configuration error."""
+    monkeypatch.delenv("RASD_WEBHOOK_FROM", raising=False)
+    assert WebhookSettings(webhook_secret="s").webhook_from == "latest"
+    monkeypatch.setenv("RASD_WEBHOOK_FROM", "earliest")
+    assert WebhookSettings(webhook_secret="s").webhook_from == "earliest"
+    monkeypatch.setenv("RASD_WEBHOOK_FROM", "beginning")
+    with pytest.raises(ValueError):
+        WebhookSettings(webhook_secret="s")
+
+
+def test_replay_finds_the_configured_url_of_a_dead_letter() -> None:
+    """Letters hold redacted URLs; the replay sends to the configured URL whose redacted form starts the error."""
+    urls = ("http://user:pw@hooks.example/a?token=1", "http://hooks.example/ab")
+    letters = [dead_letter("webhook", "alerts", encode(ALERT), failure_text(url, "HTTP 503", 5), now=1.0)
+               for url in (*urls, "http://other.example/a")]
+    assert [target_url(letter, urls) for letter in letters] == [urls[0], urls[1], None]
+    report = ReplayReport(read=3, sent=1, failed=1)
+    report.skipped["URL not configured"] += 1
+    assert report.summary("alerts.webhook.dlq") == (
+        "rasd webhook replay: 3 dead letter(s) read from alerts.webhook.dlq: 1 sent, 1 failed "
+        "(back on alerts.webhook.dlq), 1 skipped (1 URL not configured)")
