@@ -165,3 +165,44 @@ def test_alerts_appear_live_in_the_browser(kafka_bootstrap: str, tmp_path: Path,
         assert not errors, errors
     finally:
         desk.stop()
+
+
+def test_the_seeds_alert_reaches_the_page_live(kafka_bootstrap: str, tmp_path: Path,
+                                               browser: webdriver.Chrome) -> None:
+    """The whole way: the four workers, the page open, the seeds published; their alert appears without reload,
+    right-to-left, with a marker for each of its places that has coordinates."""
+    import json
+
+    from rasd.inputs import read_articles
+    from rasd.kafka_io import publish
+    from tests.integration.helpers import start_workers
+
+    env, topics = isolated_env(tmp_path / "data")
+    asyncio.run(create_topics(kafka_bootstrap, topics.all(), partitions=4))
+    workers = start_workers(kafka_bootstrap, env, tmp_path / "logs")
+    desk = WebProcess(kafka_bootstrap, log_path=tmp_path / "web.log", env=env, port=free_port())
+    try:
+        desk.wait_ready()
+        browser.get(desk.url)
+        wait = WebDriverWait(browser, 90, poll_frequency=0.3)
+        wait.until(lambda d: d.find_element(By.ID, "status").text.startswith("live"))
+        assert cards(browser) == []
+        seeds = Path(__file__).resolve().parents[2] / "seeds"
+        started = time.monotonic()
+        asyncio.run(publish(kafka_bootstrap, topics.raw, list(read_articles([seeds]))))
+        wait.until(lambda d: len(cards(d)) >= 1)
+        took = time.monotonic() - started
+        card = browser.find_element(By.CSS_SELECTOR, "#alerts > li")
+        assert card.get_attribute("dir") == "rtl" and card.get_attribute("lang") == "ar"
+        alert_id = card.get_attribute("data-alert-id")
+        with urllib.request.urlopen(desk.url + "api/alerts") as resp:
+            alert = next(a for a in json.load(resp)["alerts"] if a["alert_id"] == alert_id)
+        placed = [e for e in alert["entities"] if e["type"] == "LOC" and e.get("lat") is not None]
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, f'#map circle[data-alert-id="{alert_id}"]'))
+                   == len(placed))
+        browser.save_screenshot(str(tmp_path / "web-seeds.png"))
+        print(f"seeds' alert on the page {took:.1f} s after publishing; places with coordinates: "
+              f"{[e['name'] for e in placed]}")
+    finally:
+        desk.stop()
+        workers.stop()
