@@ -22,7 +22,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml, so this layer is cached while only the code changes.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml README.md* LICENSE NOTICE ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
@@ -53,7 +53,8 @@ RUN groupadd --system --gid 10001 rasd \
 COPY --from=builder /opt/venv /opt/venv
 
 WORKDIR /app
-COPY pyproject.toml ./
+# LICENSE and NOTICE (the data's licenses and attributions) travel with the image.
+COPY pyproject.toml LICENSE NOTICE ./
 COPY rasd ./rasd
 COPY schemas ./schemas
 COPY services ./services
