@@ -5,7 +5,8 @@ that win on cross-validation (``scripts/ner_cv.py``; figures in docs/entities.md
 given a :class:`~services.entities.tagger.Tagger`.  The rules run as they do alone (their passes, in their order);
 each of their entities is put in a *family* by the pass that found it:
 
-* ``gazetteer`` — gazetteer aliases (and the organisations named after a place: "جامعة طرابلس");
+* ``gazetteer`` — one-word gazetteer aliases (and the organisations named after a place: "جامعة طرابلس");
+* ``gazetteer_multi`` — gazetteer aliases of two words or more ("قطاع غزة", "الأمم المتحدة");
 * ``org`` — organisations from a head noun ("الهيئة العليا المستقلة للانتخابات", "اللواء 444");
 * ``context`` — ministries and people after a title or role;
 * ``people`` — people from a given name or a reporting verb;
@@ -14,10 +15,11 @@ each of their entities is put in a *family* by the pass that found it:
 :data:`SHIPPED` says, per family, whether its entities are dropped, fill only the tokens the tagger left empty
 (``fill``), replace the tagger's entities they overlap (``override``), or replace them only where the tagger found
 an entity of the same type there and fill elsewhere (``agree``: the tagger says whether, the rule where it ends
-and which entity it is).  The tagger's entities are linked: a span
-whose words (the first without a proclitic) are an alias of the gazetteer gets the alias's id, name and type; any
-other gets a stable ``rasd:<type>:<slug of its words>`` id, as the rules give (the same name always gets the same
-id, also from the rules: a person's id is built the same way).
+and which entity it is); and how probable an entity of the tagger's that the gazetteer does not know must be.  The
+tagger's entities are linked: a span whose words (the first without a proclitic) are an alias of the gazetteer gets
+the alias's id, name and type; any other gets a stable ``rasd:<type>:<slug of its words>`` id, as the rules give (the
+same name always gets the same id, also from the rules: a person's id is built the same way), and its probability as
+confidence.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pycrfsuite
 import pytest
 
 from services.entities import hybrid
-from services.entities.core import Gazetteer, _Doc, extract_entities
+from services.entities.core import Gazetteer, _Doc, _Span, extract_entities
 from services.entities.corpus import CORPUS, CORPUS_SHA256, chunk_doc, chunks, read_corpus, sha256_file
 from services.entities.features import token_spans
 from services.entities.stage import EntitiesStage
@@ -127,3 +127,31 @@ def test_corpus_words_map_to_tagger_tokens() -> None:
     assert all(label == "O" or label[2:] in ("PERSON", "ORG", "LOC") for label in doc.labels)
     assert doc.doc.toks[0] == matching_form("فرانكفورت") and doc.labels[0] == "B-LOC"
     assert doc.gold[0] == (0, 0, "LOC")
+
+
+def _span(first: int, last: int, etype: str) -> _Span:
+    return _Span(first, last, first, last + 1, etype, f"rasd:{etype.lower()}:{first}", "x", 0.6)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("drop", [(1, 1, "LOC"), (5, 5, "PERSON")]),
+    ("fill", [(1, 1, "LOC"), (5, 5, "PERSON"), (8, 9, "ORG")]),
+    ("override", [(0, 2, "LOC"), (4, 5, "ORG"), (8, 9, "ORG")]),
+    ("agree", [(0, 2, "LOC"), (5, 5, "PERSON"), (8, 9, "ORG")]),
+])
+def test_the_combination_modes(mode: str, expected: list[tuple[int, int, str]]) -> None:
+    """A rule family's entities: dropped; filling only free tokens; replacing the tagger's they overlap; or replacing
+    them only where the tagger found the same type there (elsewhere filling)."""
+    doc = _doc("a b c d e f g h i j k")
+    rules = [("org", _span(0, 2, "LOC")), ("org", _span(4, 5, "ORG")), ("org", _span(8, 9, "ORG"))]
+    tagged = [hybrid.Tagged(_span(1, 1, "LOC"), False, 0.9), hybrid.Tagged(_span(5, 5, "PERSON"), False, 0.9),
+              hybrid.Tagged(_span(10, 10, "LOC"), False, 0.2)]  # the last: too improbable, and unknown
+    policy = hybrid.Policy({"org": mode}, 0.5)  # type: ignore[dict-item]
+    kept = hybrid.combine(doc, rules, tagged, policy)
+    assert sorted((s.first, s.last, s.type) for s in kept) == expected
+
+
+def test_a_linked_entity_of_the_tagger_is_kept_whatever_its_probability() -> None:
+    doc = _doc("a b c")
+    kept = hybrid.combine(doc, [], [hybrid.Tagged(_span(1, 1, "LOC"), True, 0.1)], hybrid.Policy({}, 0.5))
+    assert [(s.first, s.type) for s in kept] == [(1, "LOC")]
