@@ -131,6 +131,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_feed(args: argparse.Namespace) -> int:
+    """Poll RSS/Atom feeds, publish their new items (rasd/feeds.py)."""
+    from rasd.feeds import cmd_feed as run_feed
+
+    return run_feed(args, _bootstrap())
+
+
 def format_alert(alert: Alert) -> str:
     """One human line per alert: severity, score, title, the evidence and who/where."""
     terms = ", ".join(dict.fromkeys(m.term for m in alert.matches))
@@ -391,12 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="logs and table state of this run")
     run.set_defaults(func=cmd_run)
 
-    pub = sub.add_parser("publish", help="check, then publish .txt/.json/.jsonl articles to the raw topic")
+    pub = sub.add_parser("publish", help="check, then publish .txt/.json/.jsonl articles and RSS/Atom feed files "
+                                        "(.xml/.rss/.atom) to the raw topic")
     pub.add_argument("paths", nargs="+", type=Path, help="files, or folders (read recursively)")
     pub.add_argument("--topic", help="topic (default: RASD_TOPIC_RAW or articles.raw)")
     pub.add_argument("--strict", action="store_true",
                      help="send nothing if any article is invalid (default: send it; the normalizer dead-letters it)")
     pub.set_defaults(func=cmd_publish)
+
+    from rasd.feeds import add_parser as add_feed_parser
+
+    add_feed_parser(sub, cmd_feed)
 
     alerts = sub.add_parser("alerts", help="subscribe to alerts and print them")
     alerts.add_argument("--min-severity", choices=list(SEVERITY_RANK), default="low")

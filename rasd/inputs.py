@@ -1,8 +1,9 @@
 """Reading article files for ``rasd publish`` and ``rasd process``.
 
 Accepted: ``.jsonl`` (one article object per line), ``.json`` (an object or a
-list of objects), ``.txt`` (the seeds' format: the whole file is one article)
-and directories of those, read recursively (hidden files and folders left out).
+list of objects), ``.xml``/``.rss``/``.atom`` (an RSS 2.0 or Atom feed: one article
+an item, see :mod:`rasd.feeds`), ``.txt`` (the seeds' format: the whole file is one
+article) and directories of those, read recursively (hidden files and folders left out).
 Every article comes out as the bytes that would be published to ``articles.raw``;
 JSON lines are passed through untouched so that a malformed line reaches the
 pipeline (and its dead-letter topic) as it is.
@@ -22,11 +23,12 @@ from pathlib import Path
 
 import orjson
 
+from rasd.feeds import FEED_SUFFIXES, FeedError, parse_feed
 from schemas.codec import decode, encode
 from schemas.models import RawArticle
 from services.normalizer.core import normalize, parse_text_article
 
-SUFFIXES = (".jsonl", ".json", ".txt")
+SUFFIXES = (".jsonl", ".json", *FEED_SUFFIXES, ".txt")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -81,6 +83,9 @@ def read_articles(paths: Iterable[Path]) -> Iterator[bytes]:
             content = path.read_text(encoding="utf-8")
             if content.strip():  # an empty file holds no article
                 yield encode(parse_text_article(content, source=path.stem))
+        elif path.suffix in FEED_SUFFIXES:
+            for feed_item in parse_feed(path.read_bytes()).items:
+                yield encode(feed_item.article)
         elif path.suffix == ".jsonl":
             with path.open("rb") as fh:
                 for line in fh:
@@ -156,6 +161,18 @@ def _read_file(path: Path, scan: Scan, now: datetime) -> None:
             return
         raw = encode(parse_text_article(text, source=path.stem))
         scan.items.append(Item(path, str(path), raw, rejection(raw, now)))
+        return
+    if path.suffix in FEED_SUFFIXES:
+        try:
+            feed = parse_feed(data)
+        except FeedError as exc:
+            scan.failed.append(f"{path}: {exc}")
+            return
+        for number, feed_item in enumerate(feed.items, 1):
+            raw = encode(feed_item.article)
+            scan.items.append(Item(path, f"{path}: item {number}", raw, rejection(raw, now)))
+        if feed.skipped:
+            scan.skipped.append(Skipped(path, f"{feed.skipped} feed item(s) with neither title nor body"))
         return
     try:
         parsed = orjson.loads(data.removeprefix(_BOM))

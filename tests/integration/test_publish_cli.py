@@ -67,7 +67,7 @@ async def test_a_folder_goes_out_whole_with_a_summary(kafka_bootstrap: str, tmp_
         f"{topics.dlq}); skipped 2; failed 0"]
     err = proc.stderr
     assert f"rasd publish: created topic {topics.raw} with 3 partition(s) (RASD_PARTITIONS)" in err
-    assert f"rasd publish: skipped {exports}/wire/notes.md: not a .jsonl, .json or .txt file" in err
+    assert f"rasd publish: skipped {exports}/wire/notes.md: not a .jsonl, .json, .xml, .rss, .atom or .txt file" in err
     assert f"rasd publish: skipped {exports}/.cache: hidden folder, not read" in err
     assert f"{exports}/wire/day1/feed.jsonl:2: invalid article, sent for the dead-letter topic: not valid JSON" in err
     assert await partitions(kafka_bootstrap, topics.raw) == 3  # not the broker's auto-created 1

@@ -58,7 +58,7 @@ def test_every_skipped_file_says_why(tree: Path) -> None:
     reasons = {skip.path.relative_to(tree).as_posix(): skip.reason for skip in scan([tree]).skipped}
     assert reasons == {
         ".DS_Store": "hidden file",
-        "notes.md": "not a .jsonl, .json or .txt file",
+        "notes.md": "not a .jsonl, .json, .xml, .rss, .atom or .txt file",
         "b-sub/.git": "hidden folder, not read",
         "c.txt": "empty",
     }
