@@ -146,7 +146,7 @@ def run(k: int = 5, jobs: int = 2, models: Path | None = None, search: bool = Fa
             gold = _gold(chunk)
             rules_alone = _words(chunk, extract_entities(chunk.text, chunk.match, gazetteer=gazetteer))
             rules = hybrid.rule_spans(chunk.doc, gazetteer)
-            tagged = hybrid.tagger_spans(chunk.doc, gazetteer, tagger.spans(chunk.doc))
+            tagged = hybrid.tagger_spans(chunk.doc, gazetteer, tagger)
             found = {
                 "rules": rules_alone,
                 "tagger": _words(chunk, hybrid.combine(chunk.doc, rules, tagged, hybrid.TAGGER_ONLY)),

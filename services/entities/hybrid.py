@@ -89,11 +89,13 @@ class Tagged:
     prob: float
 
 
-def tagger_spans(doc: _Doc, gazetteer: Gazetteer, found: list[tuple[int, int, str, float]]) -> list[Tagged]:
-    """The tagger's entities (:meth:`Tagger.spans`), linked to the gazetteer where their words are an alias of it."""
+def tagger_spans(doc: _Doc, gazetteer: Gazetteer, tagger: Tagger) -> list[Tagged]:
+    """The tagger's entities in ``doc`` (:meth:`Tagger.spans`), linked to the gazetteer where their words are an alias
+    of it; the probability is computed for the others only (a linked entity's is given as 1)."""
     out: list[Tagged] = []
     toks, index = doc.toks, gazetteer.index
-    for first, last, label, prob in found:
+    words: set[str] | None = None
+    for first, last, label in tagger.spans(doc):
         etype = _TYPES[label]
         rest = tuple(toks[first + 1:last + 1])
         if not any(core._ARABIC.match(t) for t in toks[first:last + 1]):
@@ -108,21 +110,24 @@ def tagger_spans(doc: _Doc, gazetteer: Gazetteer, found: list[tuple[int, int, st
         start, end = doc.start(first), doc.end(last)
         if alias is not None:
             out.append(Tagged(_Span(first, last, start + cut, end, alias.etype, alias.canonical, alias.name,
-                                    alias.conf, alias.kind), True, prob))
+                                    alias.conf, alias.kind), True, 1.0))
             continue
-        cut = _proclitic(doc, first)
+        prob = tagger.probability(first, last)
+        if words is None:
+            words = set(toks)
+        cut = _proclitic(toks[first], words)
         key = " ".join((toks[first][cut:], *rest))
         out.append(Tagged(_Span(first, last, start + cut, end, etype, f"rasd:{etype.lower()}:{_slug(key)}",
                                 doc.text[start + cut:end], round(prob, 2)), False, prob))
     return out
 
 
-def _proclitic(doc: _Doc, i: int) -> int:
-    """How many letters of token i are an attached proclitic (و ف ب ل ك ...) rather than part of the name: the
-    shortest form that is definite ("والسودان" -> "السودان"), a given name, or a word of the article on its own."""
-    tok = doc.toks[i]
+def _proclitic(tok: str, words: set[str]) -> int:
+    """How many letters of ``tok`` are an attached proclitic (و ف ب ل ك ...) rather than part of the name: the
+    shortest form that is definite ("والسودان" -> "السودان"), a given name, or a word of the article (``words``) on
+    its own."""
     for stem, cut in core._candidates(tok)[1:]:
-        if cut and (stem.startswith("ال") or stem in core._GIVEN_AR_ANY or stem in doc.toks):
+        if cut and (stem.startswith("ال") or stem in core._GIVEN_AR_ANY or stem in words):
             return cut
     return 0
 
@@ -159,7 +164,7 @@ def extract(text: str, match_text: str, gazetteer: Gazetteer, tagger: Tagger, ni
     """The entities of an Arabic article: the tagger's and the rules' as :data:`SHIPPED` combines them."""
     doc = _Doc(text, match_text)
     rules = rule_spans(doc, gazetteer, nisba)
-    spans = combine(doc, rules, tagger_spans(doc, gazetteer, tagger.spans(doc)), policy)
+    spans = combine(doc, rules, tagger_spans(doc, gazetteer, tagger), policy)
     spans.sort(key=attrgetter("start"))
     coords = getattr(gazetteer, "coords", None)  # (places' coordinates, when the gazetteer has them)
     return core._entities(text, spans, coords) if coords is not None else core._entities(text, spans)

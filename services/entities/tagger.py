@@ -74,6 +74,7 @@ class Tagger:
         # Gaps: row r of _gap_scores is (as the gap before a token, before the first token, after a token).
         self._gap_ids: dict[str, int] = {}
         self._gap_scores = np.zeros((256, 3, size))
+        self._tags: list[str] = []
 
     def _score(self, attrs: Sequence[str]) -> np.ndarray:
         """The label scores a set of features adds up to."""
@@ -98,13 +99,12 @@ class Tagger:
         return row
 
     def _gap_id(self, gap: str) -> int:
-        row = self._gap_ids.get(gap)
-        if row is None:
-            if len(self._gap_ids) >= len(self._gap_scores):
-                self._gap_ids.clear()
-            row = self._gap_ids[gap] = len(self._gap_ids)
-            self._gap_scores[row] = (self._score(gap_before(gap, False)), self._score(gap_before(gap, True)),
-                                     self._score(gap_after(gap)))
+        """The row of a gap not compiled yet (compiled now; row 0 is unused, so that a row is never falsy)."""
+        if len(self._gap_ids) + 1 >= len(self._gap_scores):
+            self._gap_ids.clear()
+        row = self._gap_ids[gap] = len(self._gap_ids) + 1
+        self._gap_scores[row] = (self._score(gap_before(gap, False)), self._score(gap_before(gap, True)),
+                                 self._score(gap_after(gap)))
         return row
 
     def emissions(self, doc: _Doc) -> np.ndarray:
@@ -115,7 +115,8 @@ class Tagger:
         ids = self._ids
         rows = np.array([0, 0, *[ids.get(t) or self._word_id(t) for t in toks], 0, 0])
         views = self._views
-        gap_rows = np.array([self._gap_id(g) for g in doc._parts[0::2]])
+        gap_ids = self._gap_ids
+        gap_rows = np.array([gap_ids.get(g) or self._gap_id(g) for g in doc._parts[0::2]])
         gaps = self._gap_scores
         emit: np.ndarray = (views[rows[0:n], 0] + views[rows[1:n + 1], 1] + views[rows[2:n + 2], 2]
                             + views[rows[3:n + 3], 3] + views[rows[4:n + 4], 4]
@@ -131,20 +132,26 @@ class Tagger:
         tags: list[str] = self._crf.tag(list(map(dict, map(zip, repeat(self._basis), coefficients))))
         return tags
 
-    def spans(self, doc: _Doc) -> list[tuple[int, int, str, float]]:
-        """(first token, last token, type, probability) of each entity the tagger finds in ``doc``: the Viterbi
-        labels, an entity cut where its words are not in one phrase (punctuation between them), and as its
-        probability the smallest marginal probability of its tokens' labels (CRFsuite's forward-backward)."""
-        tags = self.tags(doc)
-        marginal = self._crf.marginal
+    def spans(self, doc: _Doc) -> list[tuple[int, int, str]]:
+        """(first token, last token, type) of each entity the tagger finds in ``doc``: the Viterbi labels, an entity
+        cut where its words are not in one phrase (punctuation between them).  :meth:`probability` then gives an
+        entity's probability (for this ``doc``, until the next call)."""
+        self._tags = tags = self.tags(doc)
         out = []
+        joined = doc.joined
         for first, last, etype in token_spans(tags):
             start = first
             for k in range(first, last + 1):
-                if k == last or not doc.joined(k):
-                    out.append((start, k, etype, min(marginal(tags[j], j) for j in range(start, k + 1))))
+                if k == last or not joined(k):
+                    out.append((start, k, etype))
                     start = k + 1
         return out
+
+    def probability(self, first: int, last: int) -> float:
+        """The probability of an entity of the last :meth:`spans`: the smallest marginal probability of its tokens'
+        labels (CRFsuite's forward-backward, computed on the first call for a text)."""
+        marginal, tags = self._crf.marginal, self._tags
+        return float(min(marginal(tags[j], j) for j in range(first, last + 1)))
 
 
 def _basis(weights: dict[str, np.ndarray], size: int, pool: int = 300) -> tuple[str, ...]:
