@@ -15,6 +15,18 @@
   const markers = document.createElementNS(SVG, "g");
   const shown = new Map(); // alert_id -> card
   let source = null;
+  let generation = 0; // bumped by connect(): markers of an older list are not drawn
+  let worldReady = null; // resolves once the outline (and the country centres) are loaded
+  const countryCentre = new Map(); // lower-case Natural Earth name -> [lon, lat]
+  // Gazetteer names that Natural Earth 1:110m spells otherwise.
+  const COUNTRY_ALIASES = {
+    "united states": "united states of america", "democratic republic of the congo": "dem. rep. congo",
+    "state of palestine": "palestine", "gaza strip": "palestine", "west bank": "palestine",
+    "palestinian territories": "palestine", "central african republic": "central african rep.",
+    "south sudan": "s. sudan", "dominican republic": "dominican rep.", "bosnia and herzegovina": "bosnia and herz.",
+    "north macedonia": "macedonia", "czech republic": "czechia", "ivory coast": "côte d'ivoire",
+    "republic of the congo": "congo", "western sahara": "w. sahara", "eswatini": "eswatini",
+  };
 
   // ------------------------------------------------------------------ filters <-> URL query
 
@@ -65,6 +77,7 @@
   function connect(params) {
     if (source) source.close();
     shown.clear();
+    generation += 1;
     list.replaceChildren();
     markers.replaceChildren();
     empty.hidden = false;
@@ -210,7 +223,8 @@
     empty.hidden = true;
     li.classList.add("fresh");
     list.prepend(li); // newest first (the backlog arrives oldest first)
-    addMarkers(alert, sev);
+    const gen = generation;
+    worldReady.then(() => { if (gen === generation) addMarkers(alert, sev); });
     if (statusLine.textContent.startsWith("live")) setStatus(statusLine.textContent.replace(/\d+ alert\(s\)/, `${shown.size} alert(s)`));
   }
 
@@ -269,24 +283,56 @@
         path.setAttribute("d", polys.map((p) => p.map(ringPath).join("")).join(""));
         path.setAttribute("class", "land");
         land.append(path);
+        const name = f.properties && f.properties.name;
+        if (name) countryCentre.set(String(name).toLowerCase(), centreOf(polys));
       }
     } catch (e) {
       /* the list works without the outline */
     }
   }
 
+  // A country's marker goes at the middle of the bounding box of its largest polygon (by bounding-box area).
+  function centreOf(polys) {
+    let best = null, bestArea = -1;
+    for (const poly of polys) {
+      const ring = poly[0] || [];
+      // A ring across the antimeridian (Russia's) is measured with western longitudes shifted by 360°.
+      const wraps = ring.some(([lon], i) => i > 0 && Math.abs(lon - ring[i - 1][0]) > 180);
+      let x0 = 540, x1 = -540, y0 = 90, y1 = -90;
+      for (const [lon0, lat] of ring) {
+        const lon = wraps && lon0 < 0 ? lon0 + 360 : lon0;
+        x0 = Math.min(x0, lon); x1 = Math.max(x1, lon); y0 = Math.min(y0, lat); y1 = Math.max(y1, lat);
+      }
+      const area = (x1 - x0) * (y1 - y0);
+      const mid = (x0 + x1) / 2;
+      if (ring.length && area > bestArea) { bestArea = area; best = [mid > 180 ? mid - 360 : mid, (y0 + y1) / 2]; }
+    }
+    return best;
+  }
+
+  // Where an alert entity goes on the map: its own coordinates, else (a country the gazetteer has no coordinates
+  // for) the centre of the country of that name in the outline, marked as approximate; else nowhere.
+  function whereIs(e) {
+    if (typeof e.lat === "number" && typeof e.lon === "number") return { lon: e.lon, lat: e.lat, approx: false };
+    const name = String(e.name || "").toLowerCase();
+    const centre = countryCentre.get(COUNTRY_ALIASES[name] || name);
+    return centre ? { lon: centre[0], lat: centre[1], approx: true } : null;
+  }
+
   function addMarkers(alert, sev) {
     for (const e of alert.entities || []) {
-      if (e.type !== "LOC" || typeof e.lat !== "number" || typeof e.lon !== "number") continue;
-      const [x, y] = px(e.lon, e.lat);
+      if (e.type !== "LOC") continue;
+      const at = whereIs(e);
+      if (!at) continue;
+      const [x, y] = px(at.lon, at.lat);
       const c = document.createElementNS(SVG, "circle");
       c.setAttribute("cx", x.toFixed(1));
       c.setAttribute("cy", y.toFixed(1));
       c.setAttribute("r", sev === "high" ? "6" : sev === "medium" ? "5" : "4");
-      c.setAttribute("class", "marker sev-" + sev);
+      c.setAttribute("class", "marker sev-" + sev + (at.approx ? " approx" : ""));
       c.dataset.alertId = alert.alert_id;
       const title = document.createElementNS(SVG, "title");
-      title.textContent = `${e.name}: ${alert.title}`;
+      title.textContent = `${e.name}${at.approx ? " (country)" : ""}: ${alert.title}`;
       c.append(title);
       c.addEventListener("click", () => {
         const card = shown.get(alert.alert_id);
@@ -300,6 +346,6 @@
     }
   }
 
-  drawWorld();
+  worldReady = drawWorld();
   connect(queryFromUrl());
 })();
