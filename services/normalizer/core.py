@@ -531,7 +531,10 @@ def normalize(raw: RawArticle, *, now: datetime) -> NormalizedArticle:
                 prev.kind = _CAPTION
 
     # Title.
-    title = " ".join(display_form(raw.title).split()) if raw.title else ""
+    raw_title = raw.title
+    if raw_title and body_format == "html" and looks_like_html(raw_title):  # "A &amp; B", "<b>A</b>" from a CMS
+        raw_title = html_to_text(raw_title)
+    title = " ".join(display_form(raw_title).split()) if raw_title else ""
     first_content = 0
     if not title:
         for i, line in enumerate(lines):

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from rasd.feeds import FeedError, FeedState, PollResult, fetch, parse_feed, parse_interval, poll
-from rasd.inputs import scan
+from rasd.inputs import read_articles, scan
 from schemas.codec import decode
 from schemas.models import RawArticle
 from services.normalizer.core import normalize
@@ -119,6 +119,13 @@ def test_publish_reads_feed_files(tmp_path: Path) -> None:
     assert not found.invalid
     assert len(found.failed) == 1 and found.failed[0].startswith(f"{tmp_path}/broken.xml: not an RSS or Atom feed (")
     assert decode(found.items[3].raw, RawArticle).body_format == "html"
+
+
+def test_rasd_run_and_process_read_feed_files(tmp_path: Path) -> None:
+    (tmp_path / "world.atom").write_bytes(ATOM)
+    raws = list(read_articles([tmp_path]))
+    assert [decode(raw, RawArticle).id for raw in raws] == [
+        "tag:wire.example.com,2024:article-5519", "tag:wire.example.com,2024:article-5521"]
 
 
 # ---------------------------------------------------------------- polling a local server

@@ -114,3 +114,18 @@ def test_html_to_text_output_is_stable_through_the_text_path() -> None:
     via_html = normalize(RawArticle(title="عنوان الخبر", body=ISSUE_BODY), now=NOW)
     via_text = normalize(RawArticle(title="عنوان الخبر", body=text, body_format="text"), now=NOW)
     assert via_html.text == via_text.text
+
+
+def test_an_html_article_s_title_is_text_too_a_plain_one_s_is_kept() -> None:
+    html = normalize(RawArticle(title="Talks &amp; truce <b>resume</b>", body="<p>Negotiators met again today.</p>"),
+                     now=NOW)
+    assert html.title == "Talks & truce resume"
+    plain = normalize(RawArticle(title="Talks &amp; truce", body="Negotiators met again today."), now=NOW)
+    assert plain.title == "Talks &amp; truce"
+
+
+def test_an_html_body_of_nothing_but_scripts_is_rejected_like_an_empty_one() -> None:
+    with pytest.raises(ValueError, match="empty after cleaning"):
+        normalize(RawArticle(body="<script>track()</script><style>p{}</style><figure><img src=x></figure>"), now=NOW)
+    flash = normalize(RawArticle(title="Breaking", body="<script>track()</script>"), now=NOW)
+    assert flash.text == "Breaking" and flash.body_format == "html"
