@@ -7,7 +7,9 @@ and the bodies it publishes are HTML the normalizer turns into text.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +84,33 @@ async def test_publish_sends_feed_files(kafka_bootstrap: str, tmp_path: Path) ->
     seen = await collect(kafka_bootstrap, [topics.raw], lambda s: count(s, topics.raw) >= 4, timeout=30)
     titles = {decode(value, RawArticle).title for _, value in seen[topics.raw]}
     assert "Ceasefire talks resume in Cairo" in titles and "غارات على بلدات في جنوب لبنان" in titles
+
+
+async def test_feed_every_keeps_polling_and_sends_a_new_item_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`rasd feed --every 1s` running: the items at start, then a new one once, across many polls; Ctrl-C exits 0."""
+    env, topics = isolated_env(tmp_path / "data")
+    env["RASD_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    server = FeedServer()
+    server.put("/news.rss", RSS, "application/rss+xml; charset=utf-8")
+    server.thread.start()
+    proc = subprocess.Popen([sys.executable, "-m", "rasd", "feed", "--every", "1s", f"{server.url}/news.rss"],
+                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        await collect(kafka_bootstrap, [topics.raw], lambda s: count(s, topics.raw) >= 2, timeout=60)
+        server.put("/news.rss", RSS.replace(b"    <item>", NEW_RSS_ITEM + b"    <item>", 1), "application/rss+xml")
+        seen = await collect(kafka_bootstrap, [topics.raw], lambda s: count(s, topics.raw) >= 3, timeout=30)
+        assert "news-example-88240" in {key for key, _ in seen[topics.raw]}
+        await asyncio.sleep(3)  # three more polls
+        with pytest.raises(AssertionError, match="deadline passed"):
+            await collect(kafka_bootstrap, [topics.raw], lambda s: count(s, topics.raw) >= 4, timeout=3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    assert proc.returncode == 0, err
+    polls = [line for line in out.splitlines() if line.startswith("rasd feed: ")]
+    assert polls[0].endswith("2 new item(s) sent, 0 already sent")
+    assert sum(line.endswith("1 new item(s) sent, 2 already sent") for line in polls) == 1
+    assert sum(line.endswith("not modified") for line in polls) >= 3
