@@ -49,7 +49,7 @@ FEED_SUFFIXES = (".xml", ".rss", ".atom")
 MAX_FEED_BYTES = 10 * 1024 * 1024
 MAX_SEEN = 10_000  # keys remembered per feed (a feed lists tens of items; this is weeks of a busy one)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
-USER_AGENT = "rasd-feed/0.1 (+https://github.com/; feedparser)"
+USER_AGENT = "rasd-feed/0.1 (feedparser)"
 
 
 class FeedError(ValueError):
