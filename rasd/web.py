@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -82,7 +83,7 @@ class AlertStore:
     def __init__(self, keep: int = DEFAULT_KEEP) -> None:
         self.alerts: deque[tuple[int, Alert]] = deque(maxlen=keep)
         self.seq = 0
-        self.subscribers: set[asyncio.Queue[tuple[int, Alert]]] = set()
+        self.subscribers: set[asyncio.Queue[tuple[int, Alert] | None]] = set()
 
     def add(self, alert: Alert) -> None:
         self.seq += 1
@@ -90,6 +91,12 @@ class AlertStore:
         for queue in self.subscribers:
             with contextlib.suppress(asyncio.QueueFull):  # a stalled browser loses alerts, not the server memory
                 queue.put_nowait((self.seq, alert))
+
+    def close(self) -> None:
+        """End every live stream (the server is stopping): each handler returns on the ``None``."""
+        for queue in self.subscribers:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
 
     def since(self, after: int) -> list[tuple[int, Alert]]:
         return [(s, a) for s, a in self.alerts if s > after]
@@ -212,7 +219,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         **SECURITY_HEADERS})
     await response.prepare(request)
-    queue: asyncio.Queue[tuple[int, Alert]] = asyncio.Queue(maxsize=1000)
+    queue: asyncio.Queue[tuple[int, Alert] | None] = asyncio.Queue(maxsize=1000)
     desk.store.subscribers.add(queue)  # before the backlog: nothing falls between the two
     try:
         await response.write(b"retry: 2000\n\n")
@@ -224,10 +231,13 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"event: ready\ndata: {}\n\n")
         while True:
             try:
-                seq, alert = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
+            if item is None:  # the server is stopping
+                break
+            seq, alert = item
             if seq > last and ok(alert):
                 await response.write(_sse(seq, alert))
             last = max(last, seq)
@@ -286,15 +296,21 @@ async def serve(bootstrap: str, host: str, port: int, keep: int) -> None:
     from services.common.settings import CommonSettings
 
     desk = Desk(bootstrap, CommonSettings().topics.alerts, keep)
-    runner = web.AppRunner(make_app(desk, allowed_hosts=_allowed_hosts(host, port)), access_log=None)
+    runner = web.AppRunner(make_app(desk, allowed_hosts=_allowed_hosts(host, port)), access_log=None,
+                           shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     print(f"rasd web: the alert desk at {url(host, port)} (alerts from {bootstrap}, topic {desk.topic})",
           flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or rasd run's stop: end the streams, then the server
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        desk.store.close()
         await runner.cleanup()
 
 
@@ -338,8 +354,10 @@ class WebProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         self._log = log_path.open("ab")
+        from rasd.runner import die_with_parent  # gone with rasd run, even if it is killed (issue 16)
+
         self.proc = subprocess.Popen([sys.executable, "-m", "rasd", "web"], env=base, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
 
     @property
     def url(self) -> str:

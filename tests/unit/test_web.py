@@ -94,3 +94,19 @@ async def test_a_foreign_host_header_is_refused() -> None:
         assert (await c.get("/", headers={"Host": "127.0.0.1:8765"})).status == 200
     finally:
         await c.close()
+
+
+async def test_closing_the_store_ends_the_streams() -> None:
+    """What the server does on SIGINT/SIGTERM before it stops: open SSE responses end at once."""
+    c = await client()
+    try:
+        resp = await c.get("/events")
+        text = b""
+        while b"event: ready" not in text:
+            text += await asyncio.wait_for(resp.content.readany(), 5)
+        assert c.app is not None
+        c.app[DESK].store.close()
+        rest = await asyncio.wait_for(resp.content.read(), 5)  # returns at the end of the stream
+        assert b"event: alert" not in rest
+    finally:
+        await c.close()
