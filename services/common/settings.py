@@ -74,6 +74,17 @@ class CommonSettings(KafkaSecuritySettings):
         description="Largest message a service produces (key, value, record overhead): the producer's"
         " max_request_size; the topics' max.message.bytes must allow it (Kafka's default 1,048,588 does)",
     )
+    group_instance_id: str = Field(
+        default="", description="Static consumer-group member id ({service}, {tag}, {hostname} filled in); empty ="
+        " dynamic membership.  A restarted worker with the same id takes its place at once (docs/reliability.md)",
+    )
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, le=300_000,
+        description="How long the group waits for a silent member (killed, cut off) before moving its partitions",
+    )
+    shutdown_timeout: float = Field(
+        default=8.0, gt=0.0, le=300.0, description="Seconds after SIGTERM/SIGINT a worker exits, done or not",
+    )
     topics: Topics = Field(default_factory=Topics)
 
     @property

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from schemas.topics import Topics
 
 from . import delivery, outage
+from .lifecycle import BoundedWorker, group_instance_id, leave_on_close
 from .metrics import StageMetrics, partition_lag
 from .security import faust_credentials
 from .settings import CommonSettings, metrics_port
@@ -51,6 +52,10 @@ class ShortPollConsumerThread(faust_kafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = getattr(transport, "fetch_max_wait_ms", consumer._fetch_max_wait_ms)
         consumer._fetch_min_bytes = getattr(transport, "fetch_min_bytes", consumer._fetch_min_bytes)
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        leave_on_close(self._consumer)  # a static member too leaves its group when it stops (lifecycle.py)
 
 
 class RewindingConsumer(faust_kafka.Consumer):
@@ -183,6 +188,11 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
         # broker's metadata lags behind, the assignor skips them ("Ignoring missing topic") and with the 5-minute
         # default the stage idles until the next refresh.  A 5 s refresh triggers the rebalance that assigns them.
         consumer_metadata_max_age_ms=5000,
+        # Static membership (RASD_GROUP_INSTANCE_ID) and a 10 s session instead of Faust's 60 s: a restarted worker
+        # takes its place back at once, a dead one's partitions move after 10 s (lifecycle.py, docs/reliability.md).
+        consumer_group_instance_id=group_instance_id(settings.group_instance_id, service=service, tag=worker_tag),
+        broker_session_timeout=settings.session_timeout_ms / 1000.0,
+        broker_heartbeat_interval=min(1.0, settings.session_timeout_ms / 3000.0),
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
     app.transport = RewindingTransport(app.conf.broker_consumer, app)  # never-committed partitions lose nothing
@@ -311,10 +321,12 @@ def serve_metrics(settings: CommonSettings, registry: CollectorRegistry, port: i
     return chosen
 
 
-def run_worker(app: faust.App, *, loglevel: str = "INFO") -> None:
-    """Run the Faust worker until SIGINT/SIGTERM (blocks)."""
+def run_worker(app: faust.App, *, loglevel: str = "INFO", shutdown_timeout: float | None = None) -> None:
+    """Run the Faust worker until SIGINT/SIGTERM (blocks); it exits at most ``shutdown_timeout`` seconds
+    (``RASD_SHUTDOWN_TIMEOUT``) after the signal, stopped in order or not (lifecycle.py)."""
     outage.install()  # aiokafka's ~100 lines a second while the broker is away: one every 30 s (outage.py)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    timeout = CommonSettings().shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+    worker = BoundedWorker(app, loglevel=loglevel, quiet=True, shutdown_timeout=timeout)
     worker.execute_from_commandline()
 
 
