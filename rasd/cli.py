@@ -304,10 +304,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rasd.inputs import read_articles
     from rasd.kafka_io import message_key, publish
     from rasd.kafka_local import create_topics
-    from rasd.runner import Workers
+    from rasd.runner import Workers, stop_on_signals
 
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    with _broker(args) as bootstrap:
+    with stop_on_signals(), _broker(args) as bootstrap:  # SIGTERM and SIGHUP stop everything as Ctrl-C does
         settings = CommonSettings()
         asyncio.run(create_topics(bootstrap, settings.topics.all(), partitions=settings.partitions))
         webhook = ("webhook",) if os.environ.get("RASD_WEBHOOK_URLS", "").strip() else ()  # only when configured

@@ -354,8 +354,10 @@ class WebProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         self._log = log_path.open("ab")
+        from rasd.runner import die_with_parent  # gone with rasd run, even if it is killed (issue 16)
+
         self.proc = subprocess.Popen([sys.executable, "-m", "rasd", "web"], env=base, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
 
     @property
     def url(self) -> str:
