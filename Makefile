@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv assets bench clean
+.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv assets chaos bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ ner-cv: install ## 5-fold CV of Arabic entities on ANERcorp train: rules, tagger
 
 assets: ## Refresh the alert desk's vendored map files (world-atlas, topojson-client) from npm into rasd/web_static/vendor
 	@sh scripts/web-assets.sh
+
+chaos: install kafka ## Faults on the local broker (not part of test): 3,000 articles, random SIGKILLs, a broker kill; CHAOS_ARGS=…
+	$(PY) -m tests.integration.chaos $(CHAOS_ARGS)
 
 bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
