@@ -121,8 +121,8 @@ CategoriesOf = Callable[[str], Collection[str]]
 class StoryProfiler:
     """Reads an article's story profile with the entities gazetteer and the alerter's lexicon categories.
 
-    The entities service's gazetteer and rules give the ids (without its Arabic tagger, which adds unknown
-    names at ~2x the cost: story grouping needs linked ids, not new ones), so an Arabic and an English
+    The entities service's gazetteer and rules give the ids (without its Arabic tagger, which adds
+    names the gazetteer does not know: story grouping compares linked ids), so an Arabic and an English
     article about Mogadishu carry the same place id here and in their enriched output.
     """
 
