@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import uuid
@@ -64,6 +65,16 @@ async def collect(bootstrap: str, topics: list[str], done: Callable[[Seen], bool
     finally:
         await consumer.stop()
     return seen
+
+
+def metric(page: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include ``labels`` (from a scraped /metrics page)."""
+    total = 0.0
+    for line in page.splitlines():
+        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
+            total += float(m.group(2))
+    return total
 
 
 def count(seen: Seen, topic: str) -> int:

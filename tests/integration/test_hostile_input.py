@@ -18,7 +18,6 @@ import asyncio
 import base64
 import json
 import random
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from schemas.topics import Topics
 from services.common.stage import reason_of
 from tests.hostile import Case, load
 
-from .helpers import free_port, isolated_env
+from .helpers import free_port, isolated_env, metric
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("normalizer", "deduplicator")
@@ -131,15 +130,6 @@ def letter(pipeline: Pipeline, key: str) -> DeadLetter:
     [(topic, value, _)] = pipeline.arrivals[key]
     assert topic == "dlq", (key, topic)
     return decode(value, DeadLetter)
-
-
-def metric(page: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in page.splitlines():
-        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
-            total += float(m.group(2))
-    return total
 
 
 def dead_letter_counts(pipeline: Pipeline) -> dict[tuple[str, str], float]:

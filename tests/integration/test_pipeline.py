@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import time
 from pathlib import Path
 
@@ -18,22 +17,12 @@ from rasd.kafka_local import create_topics
 from schemas.codec import decode
 from schemas.models import Alert, DeadLetter, DedupedArticle, EnrichedArticle, NormalizedArticle
 
-from .helpers import collect, count, isolated_env, start_workers
+from .helpers import collect, count, isolated_env, metric, start_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
 NEAR_COPY = ROOT / "tests" / "data" / "near_copy_of_002.txt"
 MALFORMED = b'{"title": "no body here", "url": 42'
-
-
-def _metric(page: str, name: str, **labels: str) -> float:
-    """Sum of a metric's samples whose labels include ``labels`` (from a scraped /metrics page)."""
-    total = 0.0
-    for line in page.splitlines():
-        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
-            total += float(m.group(2))
-    return total
 
 
 async def test_seeds_copy_and_malformed_message_flow_through_the_four_services(
@@ -60,7 +49,7 @@ async def test_seeds_copy_and_malformed_message_flow_through_the_four_services(
         deadline = time.monotonic() + 60
         while True:
             pages = {p.service: p.metrics_text() or "" for p in workers.procs}
-            if _metric(pages["alerter"], "rasd_processing_seconds_count") >= 2 or time.monotonic() > deadline:
+            if metric(pages["alerter"], "rasd_processing_seconds_count") >= 2 or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
     finally:
@@ -103,11 +92,11 @@ async def test_seeds_copy_and_malformed_message_flow_through_the_four_services(
     assert dlq_key == bad_ids[0]
 
     # Each service counted what it did, on its own Prometheus endpoint.
-    assert _metric(pages["normalizer"], "rasd_messages_consumed_total", topic="raw") == 4
-    assert _metric(pages["normalizer"], "rasd_dead_letters_total", reason="decode") == 1
-    assert _metric(pages["deduplicator"], "rasd_messages_produced_total", topic="duplicates") == 1
-    assert _metric(pages["entities"], "rasd_messages_consumed_total", topic="unique") == 2
-    assert _metric(pages["alerter"], "rasd_messages_produced_total", topic="alerts") == 1
-    assert _metric(pages["alerter"], "rasd_processing_seconds_count") == 2
+    assert metric(pages["normalizer"], "rasd_messages_consumed_total", topic="raw") == 4
+    assert metric(pages["normalizer"], "rasd_dead_letters_total", reason="decode") == 1
+    assert metric(pages["deduplicator"], "rasd_messages_produced_total", topic="duplicates") == 1
+    assert metric(pages["entities"], "rasd_messages_consumed_total", topic="unique") == 2
+    assert metric(pages["alerter"], "rasd_messages_produced_total", topic="alerts") == 1
+    assert metric(pages["alerter"], "rasd_processing_seconds_count") == 2
     # Faust's own sensor is exported beside ours.
-    assert _metric(pages["normalizer"], "faust_messages_received_total") >= 4
+    assert metric(pages["normalizer"], "faust_messages_received_total") >= 4
