@@ -183,17 +183,20 @@ async def security(request: web.Request, handler: Callable[[web.Request], Any]) 
 ALLOWED_HOSTS: web.AppKey[frozenset[str]] = web.AppKey("allowed_hosts", frozenset)
 
 
-def _bad_filter(exc: ValueError) -> web.Response:
-    return web.json_response({"error": str(exc)}, status=400)
+async def _query_matcher(request: web.Request) -> Callable[[Alert], bool] | web.Response:
+    """The alert test of the request's filters (query string), or a 400 response naming the bad filter."""
+    try:
+        flt, story = filter_from_query(request.query)
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return await request.app[DESK].matcher(flt, story)
 
 
 async def api_alerts(request: web.Request) -> web.Response:
     desk = request.app[DESK]
-    try:
-        flt, story = filter_from_query(request.query)
-    except ValueError as exc:
-        return _bad_filter(exc)
-    ok = await desk.matcher(flt, story)
+    ok = await _query_matcher(request)
+    if isinstance(ok, web.Response):
+        return ok
     limit = max(1, min(int(request.query.get("limit", "200") or 200), desk.store.alerts.maxlen or DEFAULT_KEEP))
     chosen = [alert_json(s, a) for s, a in reversed(desk.store.alerts) if ok(a)][:limit]
     return web.Response(body=orjson.dumps({"alerts": chosen, "severities": list(SEVERITY_RANK)}),
@@ -206,11 +209,9 @@ def _sse(seq: int, alert: Alert) -> bytes:
 
 async def events(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
-    try:
-        flt, story = filter_from_query(request.query)
-    except ValueError as exc:
-        return _bad_filter(exc)
-    ok = await desk.matcher(flt, story)
+    ok = await _query_matcher(request)
+    if isinstance(ok, web.Response):
+        return ok
     try:
         after = int(request.headers.get("Last-Event-ID", "0") or 0)
     except ValueError:
