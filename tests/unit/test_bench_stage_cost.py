@@ -103,15 +103,31 @@ def test_contract_edge_rejects_a_malformed_message_loudly(hop_messages: dict[str
 
 
 @pytest.mark.parametrize("topic", ["raw", "normalized", "unique", "enriched"])
-def test_logic_alone_is_a_positive_part_of_the_whole_message(inputs: dict[str, list[Emit]], topic: str) -> None:
-    """``Stage.handle`` on decoded messages is what the agent's per-message work adds to the codec and the
-    metrics: cheaper than the whole, never free (a stage that did nothing would measure as infinitely fast)."""
+def test_logic_timing_hands_every_decoded_message_to_the_stage(inputs: dict[str, list[Emit]], topic: str) -> None:
+    """``time_logic`` times ``Stage.handle`` alone: each round hands it every message already decoded into the
+    stage's input model (the codec is outside the timed loop), and what it returns is CPU time spent, so
+    positive.  Whether logic is cheaper than the whole message is a measurement, made by ``bench.cores``,
+    not asserted here: two timings compared in a unit test flip on a loaded machine."""
     from bench.cores import stage_factory, time_logic
 
-    make_stage = stage_factory(OfflinePipeline().stages[topic])
-    whole = time_stage(make_stage(), inputs[topic])["us_per_message"] / 1e6 * len(inputs[topic])
-    logic = time_logic(make_stage, inputs[topic], rounds=2)
-    assert 0 < logic < whole
+    real = OfflinePipeline().stages[topic]
+    make_real = stage_factory(real)
+    handled: list[object] = []
+
+    class Counting:
+        input_model = real.input_model
+
+        def __init__(self) -> None:
+            self.inner = make_real()
+
+        def handle(self, message: object, now: float) -> list[Emit]:
+            handled.append(message)
+            return list(self.inner.handle(message, now=now))  # type: ignore[arg-type]
+
+    spent = time_logic(Counting, inputs[topic], rounds=2)  # type: ignore[arg-type]
+    assert spent > 0
+    assert len(handled) == 2 * len(inputs[topic])
+    assert all(isinstance(m, real.input_model) for m in handled)
 
 
 def test_logic_timing_gives_the_deduplicator_an_empty_index_each_round(inputs: dict[str, list[Emit]]) -> None:
