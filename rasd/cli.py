@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
+import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from rasd.alert_filters import AlertFilter, Containers, alias_index, passes, unknown
 from rasd.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, InputError, quiet_kafka_logs, unreachable_hint
+from rasd.state import StateDir
 from schemas.codec import DecodeError, decode
 from schemas.models import Alert, DeadLetter
 from schemas.topics import Topics
@@ -232,8 +234,41 @@ def cmd_process(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- run
 
 
+def _port_taken(port: int) -> bool:
+    """Something already listens on 127.0.0.1:``port`` (SO_REUSEADDR: a port in TIME_WAIT is free for Kafka too)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _broker_failed(exc: Exception, log: Path) -> CliError:
+    """The local broker did not start: its first line, where to look, what to do (exit 3)."""
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    cause = lines[0].split("): ")[0] + ")" if lines[0].startswith("Maven could not") else lines[0]  # not its command
+    # The broker's own reason, from the log tail the error carries: the last line naming an exception or error (the
+    # root cause of a Java stack trace, e.g. "Caused by: java.lang.ClassNotFoundException: ..."), else an ERROR line.
+    reasons = [line.strip() for line in lines[1:] if re.match(r"(Caused by: )?[\w.$]*(Exception|Error)\b", line)]
+    reasons = reasons or [line.strip() for line in lines[1:] if " ERROR " in line]
+    if reasons:
+        cause += f": {reasons[-1][:300]}"
+    if "Maven" in cause or "not found on PATH" in cause:
+        hint = "`make kafka` fetches the broker's jars (Java 17+ and Maven needed)"
+    else:
+        hint = f"the broker's log: {log}"
+    error = CliError(f"the local Kafka broker did not start: {cause}",
+                     f"{hint}; or set RASD_BOOTSTRAP_SERVERS to a running Kafka")
+    error.code = EXIT_UNREACHABLE
+    return error
+
+
 @contextlib.contextmanager
-def _broker(args: argparse.Namespace) -> Iterator[str]:
+def _broker(state: StateDir) -> Iterator[str]:
     settings = CommonSettings()
     configured = settings.bootstrap_servers
     if configured:
@@ -242,28 +277,45 @@ def _broker(args: argparse.Namespace) -> Iterator[str]:
     if settings.kafka_security_protocol != "PLAINTEXT":
         raise StartupError(f"RASD_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} but the embedded broker "
                            "speaks PLAINTEXT: set RASD_BOOTSTRAP_SERVERS to your Kafka, or unset RASD_KAFKA_*")
-    from rasd.kafka_local import LocalKafka
+    from rasd.kafka_local import BrokerError, LocalKafka
 
     port = int(os.environ.get("RASD_LOCAL_KAFKA_PORT", DEFAULT_LOCAL_PORT))
+    if _port_taken(port):
+        error = CliError(f"the local Kafka broker cannot start: 127.0.0.1:{port} is taken (another rasd run, a "
+                         "Kafka?)", "stop that, or set RASD_LOCAL_KAFKA_PORT to a free port, or "
+                         f"RASD_BOOTSTRAP_SERVERS=127.0.0.1:{port} to use that Kafka")
+        error.code = EXIT_UNREACHABLE
+        raise error
     print(f"starting the local Apache Kafka broker on 127.0.0.1:{port} (first run fetches it with Maven)…")
-    with LocalKafka(port=port, log_file=args.state_dir / "kafka.log") as kafka:
-        print(f"kafka ready at {kafka.bootstrap_servers}")
+    log = state.log_dir / "kafka.log"
+    kafka = LocalKafka(data_dir=state.kafka_dir, port=port, log_file=log)
+    try:
+        kafka.start()
+    except (BrokerError, OSError, subprocess.SubprocessError) as exc:  # start() has stopped what it started
+        raise _broker_failed(exc, log) from None
+    try:
+        print(f"kafka ready at {kafka.bootstrap_servers} (data: {state.kafka_dir})")
         yield kafka.bootstrap_servers
+    finally:
+        kafka.stop()
 
 
-async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> int:
-    """Print alerts live; with ``once``, return when every published article has reached its last topic.
+async def _publish_and_watch(bootstrap: str, raw_topic: str, raws: list[bytes], once: bool, timeout: float) -> int:
+    """Publish ``raws``, print the alerts that follow; with ``once``, return when every one of them has reached its
+    last topic.
+
+    The topics are followed from their ends as they were before publishing: a reused state directory's broker still
+    holds earlier runs' records (an earlier alert is not this run's, nor an earlier copy of a seed its verdict).
 
     An article's last topic is ``articles.duplicates``, ``articles.dlq`` or, for unique articles,
     the alerter having consumed it from ``articles.enriched`` and then from its story-keyed internal
     topic (its consumer group has no lag left on either).
     """
-    from rasd.kafka_io import Follower, group_lag
+    from rasd.kafka_io import Follower, group_lag, message_key, publish
 
     topics = Topics()
     alerter_group = SETTINGS_BY_SERVICE["alerter"]().app_id
     finished: set[str] = set()
-    deadline = time.monotonic() + timeout
 
     async def caught_up() -> bool:
         # Faust flushes its producer before committing offsets, so once the route agent has committed all of
@@ -272,7 +324,12 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
         return (await group_lag(bootstrap, alerter_group, topics.enriched) == 0
                 and await group_lag(bootstrap, alerter_group, f"{alerter_group}-by-story") == 0)
 
-    async with Follower(bootstrap, [topics.alerts, topics.duplicates, topics.enriched, topics.dlq]) as follower:
+    followed = [topics.alerts, topics.duplicates, topics.enriched, topics.dlq]
+    async with Follower(bootstrap, followed, from_latest=True) as follower:
+        await publish(bootstrap, raw_topic, raws)
+        print(f"published {len(raws)} article(s); alerts follow (Ctrl-C to stop)\n", flush=True)
+        keys = {message_key(r) for r in raws}
+        deadline = time.monotonic() + timeout
         while True:
             for record in await follower.poll():
                 if record.topic == topics.alerts:
@@ -300,19 +357,34 @@ async def _watch(bootstrap: str, keys: set[str], once: bool, timeout: float) -> 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Local broker if needed, the four workers, publish the seeds, show alerts live."""
-    from rasd.inputs import read_articles
-    from rasd.kafka_io import message_key, publish
-    from rasd.kafka_local import create_topics
-    from rasd.runner import Workers, stop_on_signals
+    """In its state directory (locked): local broker if needed, the four workers, publish the seeds, show alerts
+    live."""
+    from rasd.runner import stop_on_signals
+    from rasd.state import describe, locked, prepare, resolve_state_dir
 
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    with stop_on_signals(), _broker(args) as bootstrap:  # SIGTERM and SIGHUP stop everything as Ctrl-C does
+    state = resolve_state_dir(args.state_dir)
+    # The lock first: two runs on one state directory would share (and corrupt) the broker's data; --fresh only
+    # empties a directory no other run uses.
+    try:
+        with locked(state), stop_on_signals():  # SIGTERM and SIGHUP stop everything as Ctrl-C does
+            print(describe(state, prepare(state, fresh=args.fresh)), flush=True)
+            return _run(args, state)
+    except KeyboardInterrupt:  # before the workers ran (starting the broker): what was started is stopped
+        print("\nstopped", flush=True)
+        return 0
+
+
+def _run(args: argparse.Namespace, state: StateDir) -> int:
+    from rasd.inputs import read_articles
+    from rasd.kafka_local import create_topics
+    from rasd.runner import Workers
+
+    with _broker(state) as bootstrap:
         settings = CommonSettings()
         asyncio.run(create_topics(bootstrap, settings.topics.all(), partitions=settings.partitions))
         webhook = ("webhook",) if os.environ.get("RASD_WEBHOOK_URLS", "").strip() else ()  # only when configured
-        workers = Workers(bootstrap, log_dir=args.state_dir / "logs", services=(*SERVICES, *webhook),
-                          extra_env={"RASD_DATA_DIR": str(args.state_dir / "data")})
+        workers = Workers(bootstrap, log_dir=state.log_dir, services=(*SERVICES, *webhook),
+                          extra_env={"RASD_DATA_DIR": str(state.data_dir)})
         closing = contextlib.ExitStack()  # rasd web, stopped before the workers
         try:
             workers.start()
@@ -321,12 +393,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"{proc.service:12s} metrics: {proc.metrics_url}   log: {proc.log_path}")
             from rasd.web import desk_for_run
 
-            closing.enter_context(desk_for_run(bootstrap, args.state_dir / "logs"))
+            closing.enter_context(desk_for_run(bootstrap, state.log_dir))
             raws = list(read_articles(args.paths or [PROJECT_ROOT / "seeds"]))
-            asyncio.run(publish(bootstrap, settings.topics.raw, raws))
-            print(f"published {len(raws)} article(s); alerts follow (Ctrl-C to stop)\n", flush=True)
-            keys = {message_key(r) for r in raws}
-            return asyncio.run(_watch(bootstrap, keys, args.once, args.timeout))
+            return asyncio.run(_publish_and_watch(bootstrap, settings.topics.raw, raws, args.once, args.timeout))
         except KeyboardInterrupt:
             print("\nstopping…")
             return 0
@@ -394,8 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", type=Path, help="articles to publish (default: seeds/)")
     run.add_argument("--once", action="store_true", help="exit when every published article is through")
     run.add_argument("--timeout", type=float, default=300.0, help="with --once: give up after this many seconds")
-    run.add_argument("--state-dir", type=Path, default=Path(tempfile.gettempdir()) / "rasd-run",
-                     help="logs and table state of this run")
+    run.add_argument("--state-dir", type=Path, default=None,
+                     help="the broker's data, the services' state and the logs, kept for the next run (default: "
+                          "RASD_DATA_DIR, else $XDG_STATE_HOME/rasd, else ~/.local/state/rasd)")
+    run.add_argument("--fresh", action="store_true",
+                     help="empty the state directory first: no topics, no dedup index, no stories from earlier runs")
     run.set_defaults(func=cmd_run)
 
     pub = sub.add_parser("publish", help="check, then publish .txt/.json/.jsonl articles and RSS/Atom feed files "

@@ -630,6 +630,9 @@ class LocalKafka:
             cmd += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
         if proc.returncode != 0:
+            if self.log_file is not None:  # the broker's log tells what went wrong, as for a failed start
+                with open(self.log_file, "a") as log:
+                    log.write(f"kafka StorageTool format failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
             raise BrokerError(
                 f"kafka StorageTool format failed (exit {proc.returncode})\n{_tail(proc.stdout + proc.stderr)}"
             )
