@@ -27,8 +27,8 @@ tools: ## prometheus + promtool, Chromium + chromedriver for the tests (Debian p
 	@sh scripts/install-prometheus-tools.sh
 	@sh scripts/install-chromium.sh
 
-run: install kafka ## Start Kafka locally, the four services, publish seeds/, show alerts live
-	$(VENV)/bin/rasd run
+run: install kafka ## Start Kafka locally, the four services, publish seeds/, show alerts live; RUN_ARGS=--fresh starts over
+	$(VENV)/bin/rasd run $(RUN_ARGS)
 
 test: install kafka tools lint ## The whole suite: lint, unit and integration tests (real local Kafka)
 	$(PY) -m pytest -q

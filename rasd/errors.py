@@ -6,8 +6,10 @@ deep inside aiokafka; a script wants an exit code it can branch on.  The codes (
 * ``0`` — done;
 * ``1`` — the command ran but did not finish its job (the broker refused messages or a topic, ``rasd run --once``
   timed out, an unexpected Kafka error);
-* ``2`` — usage or configuration (argparse's own code for a bad command line, a missing setting);
-* ``3`` — Kafka cannot be reached (a refused TLS handshake or SASL login is ``2``: :mod:`services.common.security`);
+* ``2`` — usage or configuration (argparse's own code for a bad command line, a missing setting; ``rasd run``'s
+  state directory in use by another run or not one ``--fresh`` may empty: :mod:`rasd.state`);
+* ``3`` — Kafka cannot be reached (a refused TLS handshake or SASL login is ``2``: :mod:`services.common.security`),
+  or ``rasd run``'s local broker cannot start (its port taken, its jars missing, its JVM exiting);
 * ``4`` — bad input (a path that does not exist or cannot be read; with ``publish --strict``, an invalid article).
 """
 
