@@ -3,8 +3,10 @@ real broker (rasd/kafka_local.py with rasd/state.py, as ``rasd run`` uses them).
 
 Why: a second ``rasd run`` must find the first one's topics (the deduplicator's index and the alerter's stories are
 rebuilt from their changelog topics), which holds only if the KRaft storage is formatted once and then reused, with
-its cluster id, although every start picks a new controller port.  Two whole ``rasd run``s take ~50 s each on the
-2-core machine, so the broker is driven directly here (~20 s); the runs themselves were checked by hand (README).
+its cluster id, although every start picks a new controller port.  A whole ``rasd run --once`` takes 47-62 s on the
+2-core machine, so the broker is driven directly here (~23 s).  By hand, when this was written: ``rasd run --once
+--fresh`` (the seeds: one alert), then ``rasd run --once tests/data/near_copy_of_002.txt`` on the same state dir
+(no alert; the copy is in articles.duplicates, and articles.raw holds all three).
 """
 
 from __future__ import annotations
