@@ -1336,7 +1336,8 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
     """Keep an ambiguous alias ("حجة", "صور") only after a place cue or next to an accepted place.
 
     Acceptance spreads along lists: in "صنعاء والحديدة وتعز وحجة" صنعاء vouches for تعز, which
-    vouches for حجة.
+    vouches for حجة; and through the document (one sense per discourse): once "مدينة الأبيض" has said
+    that الأبيض is El Obeid, the headline's "سوق الأبيض" is El Obeid too.
     """
     rejected = {idx for idx, s in enumerate(spans)
                 if s.kind == _CTX and not (s.first > 0 and _any_in(doc.toks[s.first - 1], _PLACE_CUES))}
@@ -1355,6 +1356,9 @@ def _filter_ambiguous(doc: _Doc, spans: list[_Span]) -> list[_Span]:
                     rejected.discard(idx)
                     changed = True
                     break
+    if rejected:
+        accepted = {s.canonical for idx, s in enumerate(spans) if s.kind == _CTX and idx not in rejected}
+        rejected = {idx for idx in rejected if spans[idx].canonical not in accepted}
     return [s for idx, s in enumerate(spans) if idx not in rejected] if rejected else list(spans)
 
 

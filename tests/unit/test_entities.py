@@ -145,6 +145,19 @@ def test_ambiguous_place_accepted_with_a_place_cue_or_in_a_list(gazetteer: Gazet
     assert {"rasd:loc:taiz", "rasd:loc:hajjah", "Q2471", "rasd:loc:hodeidah"} <= {e.canonical for e in ents}
 
 
+def test_an_ambiguous_place_read_once_is_read_throughout_the_article(gazetteer: Gazetteer) -> None:
+    """One sense per discourse: once "مدينة الأبيض" says that الأبيض is El Obeid, the headline's "سوق الأبيض"
+    is El Obeid too (the headline is where story grouping and alerts look first).  Without any cue the word
+    stays a colour, and the White House keeps its own name."""
+    obeid = "rasd:loc:el-obeid"
+    ents = _extract("مسيرات تضرب سوق الأبيض\nقتل 20 مدنيا في مدينة الأبيض عاصمة ولاية شمال كردفان", gazetteer)
+    assert [e.text for e in ents if e.canonical == obeid] == ["الأبيض", "الأبيض"]
+    assert not [e for e in _extract("مسيرات تضرب سوق الأبيض\nارتدى اللاعبون القميص الأبيض", gazetteer)
+                if e.canonical == obeid]
+    ents = _extract("قال البيت الأبيض إن مسيرات ضربت مدينة الأبيض", gazetteer)
+    assert [e.canonical for e in ents] == ["rasd:org:white-house", obeid]
+
+
 def test_nisba_flag_reports_adjectives(gazetteer: Gazetteer) -> None:
     """With nisba=True the adjective is a (lower-confidence) mention of the country."""
     sentence = "قصفت المدفعية الأرمينية مواقع على الحدود"
