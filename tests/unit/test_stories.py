@@ -25,6 +25,7 @@ from services.deduplicator.stories import (
     StoryProfiler,
     StoryRule,
     capital_ids,
+    compass_part,
     country_ids,
     shares_a_place,
     story_score,
@@ -262,3 +263,37 @@ def test_a_region_named_beside_a_town_of_its_country_is_the_towns_setting() -> N
     assert town != south and south in beside.regions
     alone = places_of("غارات على جنوب لبنان\nشنت طائرات غارات على بلدات في جنوب لبنان.")
     assert alone.places == (south,)
+
+
+@pytest.mark.parametrize(("text", "part"), [
+    ("معارك في بابنوسة بغرب كردفان", "w"),
+    ("غارات على شمال غزة", "n"),
+    ("قصف وجنوب دارفور", "s"),
+    ("fighting in northern gaza", "n"),
+    ("shelling in west kordofan", "w"),
+    ("معارك في كردفان", None),
+    ("the east of kordofan", None),  # "of" sits between: not a compass word right before the place
+    ("كردفان", None),
+])
+def test_a_compass_word_right_before_a_place_names_a_part_of_it(text: str, part: str | None) -> None:
+    start = text.rfind(" ") + 1 if " " in text else 0
+    assert compass_part(text, start) == part
+
+
+def test_a_part_of_a_region_is_not_where_a_town_of_another_part_lies() -> None:
+    """"بغرب كردفان" where the gazetteer knows only Kordofan: the report is about West Kordofan, not about the
+    region that also holds El Obeid (in North Kordofan).  Read as Kordofan, it would open the place gate to
+    every El Obeid report of the day; as a part of Kordofan inside it, it shares no narrowest place with them —
+    yet still meets a report that names only Kordofan."""
+    profiler = StoryProfiler.default()
+
+    def places_of(text: str) -> StoryProfile:
+        return profiler.profile(text, matching_form(text), "ar", (), RULE)
+
+    west = places_of("معارك عنيفة بغرب كردفان\nتجددت الاشتباكات بين الجيش وقوات الدعم السريع بغرب كردفان.")
+    assert west.places == ("rasd:loc:kordofan#w",) and "rasd:loc:kordofan" in west.regions
+    obeid = places_of("مسيرات تضرب سوقا في مدينة الأبيض\nقتل مدنيون في هجوم على السوق الرئيسية في مدينة الأبيض.")
+    assert "rasd:loc:el-obeid" in obeid.places and "rasd:loc:kordofan" in obeid.regions
+    assert not shares_a_place(west, obeid)
+    whole = places_of("معارك في كردفان\nتجددت الاشتباكات بين الجيش وقوات الدعم السريع في كردفان.")
+    assert shares_a_place(west, whole)
