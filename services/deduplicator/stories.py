@@ -138,6 +138,7 @@ class StoryProfiler:
         # The places that contain other places of the gazetteer below the country (South Lebanon, North
         # Darfur, the Gaza Strip): regions, when an article names them.
         self.regions = frozenset(c for e in gazetteer.entries for c in gazetteer.containers(e.id)) - self.countries
+        self.known = frozenset(e.id for e in gazetteer.entries)
 
     def _country(self, place: str) -> str | None:
         chain = self._containers(place)
@@ -201,7 +202,8 @@ class StoryProfiler:
         # on Karabakh names the government.
         capitals = capital_ids()
         towns_in = {self._country(p) for p in places if p not in self.regions and p not in capitals} - {None}
-        for place in [p for p in places if p in self.regions and self._country(p) in towns_in]:
+        unknown = any(p not in self.known and "#" not in p for p in places)
+        for place in [p for p in places if p in self.regions and (unknown or self._country(p) in towns_in)]:
             del places[place]
             regions[place] = None
         return StoryProfile(

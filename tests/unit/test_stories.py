@@ -24,12 +24,13 @@ from services.deduplicator.stories import (
     StoryProfile,
     StoryProfiler,
     StoryRule,
-    capital_ids,
     compass_part,
     country_ids,
     shares_a_place,
     story_score,
 )
+from services.entities.shared import capital_ids
+from services.entities.tagger import Tagger
 from services.normalizer.core import normalize
 from services.normalizer.textforms import matching_form
 
@@ -297,3 +298,22 @@ def test_a_part_of_a_region_is_not_where_a_town_of_another_part_lies() -> None:
     assert not shares_a_place(west, obeid)
     whole = places_of("معارك في كردفان\nتجددت الاشتباكات بين الجيش وقوات الدعم السريع في كردفان.")
     assert shares_a_place(west, whole)
+
+
+def test_a_region_named_beside_a_town_the_gazetteer_does_not_know_is_that_towns_setting() -> None:
+    """"بلدة عيترون في جنوب لبنان": the tagger finds the town (no id but its own ``rasd:`` one, so no known
+    country), and the region beside it is still its setting: otherwise every strike of the day elsewhere in South
+    Lebanon (Nabatieh) meets this one through the region."""
+    base = StoryProfiler.default()
+    profiler = StoryProfiler(base.gazetteer, base.categories_of, Tagger(base.gazetteer))
+
+    def places_of(text: str) -> StoryProfile:
+        return profiler.profile(text, matching_form(text), "ar", (), RULE)
+
+    town = places_of("قتلى في غارة على بلدة عيترون في جنوب لبنان\nقتل شخصان في غارة إسرائيلية استهدفت منزلا في "
+                     "بلدة عيترون بجنوب لبنان، بحسب الوكالة الوطنية للإعلام.")
+    south = "rasd:loc:south-lebanon"
+    assert south in town.regions and south not in town.places and town.places
+    nabatieh = places_of("غارات على النبطية\nشنت طائرات إسرائيلية غارات على مدينة النبطية في جنوب لبنان.")
+    assert "rasd:loc:nabatieh" in nabatieh.places
+    assert not shares_a_place(town, nabatieh)
