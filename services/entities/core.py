@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from schemas.models import Entity, EntityType
 from services.common.datafiles import read_jsonl
 from services.entities.names import default_lexicon
+from services.entities.variants import Variants
 from services.normalizer.textforms import display_form, matching_form
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ CONF_NISBA: Final = 0.6
 CONF_SHORT_FORM: Final = 0.6
 CONF_GIVEN_NAME: Final = 0.6
 CONF_REPORTED: Final = 0.55
+CONF_VARIANT: Final = 0.6  # a spelling variant of an alias (services/entities/variants.py)
 
 _TOKEN: Final = re.compile(r"\w+\+?")
 _SPLIT: Final = re.compile(r"(\w+\+?)")
@@ -206,6 +208,8 @@ class Gazetteer:
     _containers: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # Place id -> (lat, lon), for the places whose coordinates are known.
     coords: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+    # Spelling variants of the aliases (:meth:`variants`), built on the first miss that needs them.
+    _variants: Variants | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, paths: Iterable[Path] | None = None) -> Gazetteer:
@@ -280,6 +284,14 @@ class Gazetteer:
         Gaza Strip, Palestine); empty for an unknown id and for a place with no "in".  A dict lookup: the chains
         are followed once, at load."""
         return self._containers.get(entity_id, ())
+
+    def variants(self) -> Variants:
+        """The variant keys and consonant skeletons of the aliases (:mod:`services.entities.variants`), built once on
+        first use (~1 s with the knowledge base): spans that match no alias exactly may link through them."""
+        if self._variants is None:
+            self._variants = Variants.build(((e.id, e.name, e.en, e.ar, e.type) for e in self.entries),
+                                            self.containers)
+        return self._variants
 
     def _learn(self, toks: set[str], nisba: bool) -> None:
         """Classify tokens not seen before (``toks``: none of them in the cache) and record their passes."""
@@ -647,6 +659,8 @@ def extract_entities(text: str, match_text: str, *, gazetteer: Gazetteer, langua
     # The words (classified once, cached across articles) decide which positions deserve a closer look.
     gaz_at, org_at, ctx_at, person_at, facilities = gazetteer.positions(doc.toks, nisba)
     _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at, facilities)
+    if language != "ar":
+        _variant_pass(doc, gazetteer, spans)
     _org_pass(doc, gazetteer, spans, org_at)
     _context_pass(doc, gazetteer, spans, ctx_at)
     _people_pass(doc, gazetteer, spans, person_at)
@@ -806,6 +820,61 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
         spans.append(_Span(i, last, cum[2 * i + 1] + cut, cum[2 * last + 2], alias.etype, alias.canonical, alias.name,
                            alias.conf, alias.kind))
         after = last + 1
+
+
+def _variant_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span]) -> None:
+    """Capitalised Latin spans that are no alias but a spelling variant of one ("Zelenskiy" of Zelensky, "Bint
+    Jbeil" of Bent Jbail): the variant key of exactly one curated entry's alias, or of one knowledge-base place of a
+    country the article names (:meth:`.variants.Variants.latin`).  Only on the tokens the gazetteer pass left free;
+    a one-word span needs 5 letters or more, must not open a sentence and links to a curated entry only."""
+    toks, owner, n, text, cum = doc.toks, doc.owner, len(doc.toks), doc.text, doc._cum
+    variants = gaz.variants()
+    cache = variants.token_heads
+    try:
+        sizes = _lookup_all(cache, toks)
+    except KeyError:  # words not seen before: function words, one letter and Arabic words start no variant
+        for tok in set(toks).difference(cache):
+            if len(tok) < 2 or tok in _EN_FUNCTION_WORDS or _ARABIC.match(tok):
+                cache[tok] = 0
+            else:
+                variants.head_size(tok)
+        sizes = _lookup_all(cache, toks)
+    # The tokens that may start a variant and are capitalised, in C loops: the first letter of token i is
+    # text[cum[2i + 1]] (most candidates are lower-case words: "state", "western").
+    firsts = itemgetter(*cum[1:2 * n:2])(text) if n > 1 else tuple(text[cum[1]:cum[1] + 1])
+    heads = list(compress(compress(_indices(n), sizes), compress(map(str.isupper, firsts), sizes)))
+    countries: set[str] | None = None
+    after = 0
+    for i in heads:
+        if i < after or owner[i] >= 0:
+            continue
+        limit, run = min(sizes[i], n - i), 1  # run: the free tokens joined in one phrase from i, at most limit
+        while run < limit and owner[i + run] < 0 and doc.joined(i + run - 1):
+            run += 1
+        for size in range(run, 0, -1):
+            last = i + size - 1
+            if size == 1:
+                if cum[2 * i + 2] - cum[2 * i + 1] < 5 or _sentence_start(doc, i):
+                    continue
+            elif not text[cum[2 * last + 1]].isupper():
+                continue
+            if countries is None:
+                countries = {s.canonical for s in spans} & variants.countries
+            # One word links to a curated entry only: capitalised common words are knowledge-base places too often
+            # ("Monday", "Republic": towns in the United States).
+            entry = variants.latin(text[cum[2 * i + 1]:cum[2 * last + 2]], countries if size > 1 else ())
+            if entry is None:
+                continue
+            known = gaz.entries[entry]
+            if known.type == "LOC" and _inside_facility(doc, i, last, 0):  # "Kakhovka Dam": as the gazetteer pass
+                after = last + 1
+                break
+            first = i - 1 if i > 0 and toks[i - 1] in ("al", "el") and doc.gap_before(i) == "-" \
+                and owner[i - 1] < 0 else i  # "al-Shabaab": the article is part of the name
+            _claim(doc, spans, _Span(first, last, doc.start(first), doc.end(last), known.type, known.id, known.name,
+                                     CONF_VARIANT))
+            after = last + 1
+            break
 
 
 @lru_cache(maxsize=1 << 17)

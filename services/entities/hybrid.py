@@ -159,12 +159,34 @@ def combine(doc: _Doc, rules: list[tuple[str, _Span]], tagged: list[Tagged], pol
     return kept
 
 
+def link_place_skeletons(doc: _Doc, gazetteer: Gazetteer, spans: list[_Span]) -> None:
+    """Places the tagger found and the gazetteer does not know ("أوفيرا"), linked to the one place of a country the
+    article names whose consonant skeleton and vowels fit (:meth:`.variants.Variants.arabic`; measured in
+    docs/entities.md, "Name variants").  In place; the span keeps its confidence, at most ``CONF_VARIANT``."""
+    unknown = [k for k, s in enumerate(spans) if s.type == "LOC" and s.canonical.startswith("rasd:loc:")]
+    if not unknown:
+        return
+    variants = gazetteer.variants()
+    countries = {s.canonical for s in spans} & variants.countries
+    if not countries:
+        return
+    for k in unknown:
+        span = spans[k]
+        entry = variants.arabic(doc.text[span.start:span.end], countries)
+        if entry is not None:
+            known = gazetteer.entries[entry]
+            spans[k] = _Span(span.first, span.last, span.start, span.end, "LOC", known.id, known.name,
+                             min(span.confidence, core.CONF_VARIANT))
+
+
 def extract(text: str, match_text: str, gazetteer: Gazetteer, tagger: Tagger, nisba: bool = False,
             policy: Policy = SHIPPED) -> list[Entity]:
     """The entities of an Arabic article: the tagger's and the rules' as :data:`SHIPPED` combines them."""
     doc = _Doc(text, match_text)
     rules = rule_spans(doc, gazetteer, nisba)
     spans = combine(doc, rules, tagger_spans(doc, gazetteer, tagger), policy)
+    if hasattr(gazetteer, "variants"):  # (tests pass stand-ins without variants)
+        link_place_skeletons(doc, gazetteer, spans)
     spans.sort(key=attrgetter("start"))
     coords = getattr(gazetteer, "coords", None)  # (places' coordinates, when the gazetteer has them)
     return core._entities(text, spans, coords) if coords is not None else core._entities(text, spans)
