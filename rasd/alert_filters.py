@@ -5,6 +5,8 @@ Arabic one (``أذربيجان``), compared case-insensitively in the matching f
 tashkeel ignored).  A name is resolved through the gazetteer's aliases when one is given (so
 ``اذربيجان`` finds ``Q227`` even if the article wrote it otherwise) and also compared with the
 alert entity's own name and mentions (so people found by context, not in the gazetteer, match too).
+A Latin name also matches the spelling variants of itself (``--entity Zelensky`` finds an alert entity
+"Zelenskiy" that the gazetteer did not link: :func:`services.entities.variants.latin_key`, 5 letters or more).
 A place also matches the places that contain it, given the gazetteer's containment
 (:meth:`services.entities.core.Gazetteer.containers`): an alert about Khan Younis passes
 ``--place "Gaza Strip"`` and ``--place Palestine`` (and ``--entity Palestine``).
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from schemas.models import Alert, AlertEntity
 from services.alerter.core import SEVERITY_RANK
+from services.entities.variants import latin_key
 from services.normalizer.textforms import display_form, matching_form
 
 
@@ -66,8 +69,16 @@ def _entity_matches(query: str, entity: AlertEntity, aliases: Mapping[str, froze
         return True
     if wanted in {normalise(n) for n in (entity.canonical, entity.name, *entity.mentions)}:
         return True
+    if _variant_of(query, entity):
+        return True
     # A place inside the one asked for: the query names (or is the id of) one of its containers.
     return any(c in named or normalise(c) == wanted for c in containers(entity.canonical))
+
+
+def _variant_of(query: str, entity: AlertEntity) -> bool:
+    """Is the Latin ``query`` a spelling variant of the entity's name or of one of its mentions?"""
+    key = latin_key(query)
+    return len(key.replace(" ", "")) >= 5 and any(latin_key(n) == key for n in (entity.name, *entity.mentions))
 
 
 def _any_entity(queries: tuple[str, ...], entities: Iterable[AlertEntity],

@@ -148,3 +148,28 @@ def test_unknown_names_are_the_ones_the_gazetteer_lacks(aliases: dict[str, froze
     places = {e.id for e in gazetteer.entries if e.type == "LOC"}
     assert unknown(("Lebanon", "Khan Younis", "Pashinyan", "Xqzvillex"), aliases, places.__contains__) == [
         "Pashinyan", "Xqzvillex"]
+
+
+ZELENSKIY = AlertEntity(canonical="rasd:person:volodymyr-zelenskiy", name="Volodymyr Zelenskiy", type="PERSON",
+                        mentions=["Volodymyr Zelenskiy", "Zelenskiy"])
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    pytest.param("Zelensky", True, id="gazetteer-spelling-vs-mention"),
+    pytest.param("Zelenskyy", True, id="double-y"),
+    pytest.param("Volodymyr Zelensky", True, id="full-name"),
+    pytest.param("Zelenska", False, id="another-name"),
+    pytest.param("Zelenskiy", True, id="same-spelling"),
+])
+def test_entity_filter_matches_spelling_variants(query: str, expected: bool,
+                                                 aliases: dict[str, frozenset[str]]) -> None:
+    """``rasd alerts --entity Zelensky`` finds an alert whose entity was written "Zelenskiy" (linked or not)."""
+    alert = make_alert(entities=(ZELENSKIY,))
+    assert passes(alert, AlertFilter(entities=(query,)), aliases) is expected
+    assert passes(alert, AlertFilter(entities=(query,))) is expected
+
+
+def test_linked_variant_matches_by_id(aliases: dict[str, frozenset[str]]) -> None:
+    """An entity the stage linked by variant carries the gazetteer's id, so the alias index finds it."""
+    linked = AlertEntity(canonical="Q3874799", name="Volodymyr Zelensky", type="PERSON", mentions=["Zelenskiy"])
+    assert passes(make_alert(entities=(linked,)), AlertFilter(entities=("Zelensky",)), aliases)
