@@ -824,9 +824,10 @@ def _gazetteer_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], nisba: bool, 
 
 def _variant_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span]) -> None:
     """Capitalised Latin spans that are no alias but a spelling variant of one ("Zelenskiy" of Zelensky, "Bint
-    Jbeil" of Bent Jbail): the variant key of exactly one curated entry's alias, or of one knowledge-base place of a
-    country the article names (:meth:`.variants.Variants.latin`).  Only on the tokens the gazetteer pass left free;
-    a one-word span needs 5 letters or more, must not open a sentence and links to a curated entry only."""
+    Jbeil" of Bent Jbail): the variant key of exactly one entry's alias (:meth:`.variants.Variants.latin`; a place
+    in a country only where the article names that country).  Only on the tokens the gazetteer pass left free; a
+    one-word span needs 5 letters or more, must not open a sentence and links to a person, an organisation or a place
+    in no country (a country, a sea) only."""
     toks, owner, n, text, cum = doc.toks, doc.owner, len(doc.toks), doc.text, doc._cum
     variants = gaz.variants()
     cache = variants.token_heads
@@ -860,7 +861,7 @@ def _variant_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span]) -> None:
                 continue
             if countries is None:
                 countries = {s.canonical for s in spans} & variants.countries
-            # One word links to a curated entry only: capitalised common words are knowledge-base places too often
+            # One word links to no place in a country: capitalised common words are knowledge-base places too often
             # ("Monday", "Republic": towns in the United States).
             entry = variants.latin(text[cum[2 * i + 1]:cum[2 * last + 2]], countries if size > 1 else ())
             if entry is None:

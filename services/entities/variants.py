@@ -296,9 +296,10 @@ class PlaceSkeletons:
 class Variants:
     """What the gazetteer links by variant (built once, on the first miss that needs it: :meth:`build`).
 
-    * ``curated``: the variant keys of the curated entries' Latin aliases (people, organisations, curated places),
-      linked wherever a capitalised Latin span has one;
-    * ``places``: (country, variant key) of the knowledge base's places, linked only in an article naming the country;
+    * ``curated``: the variant keys of the curated entries' Latin aliases (people, organisations, places in no
+      country: countries, seas, regions), linked wherever a capitalised Latin span has one;
+    * ``places``: (country, variant key) of the places in a country (curated and knowledge base), linked only in an
+      article naming the country;
     * ``skeletons``: consonant skeletons of all places in a country, for Arabic place names the gazetteer lacks,
       linked only in an article naming the country.
     """
@@ -319,11 +320,14 @@ class Variants:
         rows = list(entries)
         country = {i: chain[-1] for i, (entity_id, _, _, _, etype) in enumerate(rows)
                    if etype == "LOC" and (chain := containers(entity_id))}
+        # Anywhere: people, organisations and the places in no country (countries, seas, regions).  A place in a
+        # country, curated or not, only where the article names the country ("Cuíto" of Angola is not Quito).
         curated = VariantIndex.build((i, n) for i, (entity_id, name, latin, _, _) in enumerate(rows)
-                                     if not entity_id.startswith("geonames:") for n in {name, *latin})
+                                     if not entity_id.startswith("geonames:") and i not in country
+                                     for n in {name, *latin})
         owners: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for i, (entity_id, name, latin, _, _) in enumerate(rows):
-            if entity_id.startswith("geonames:") and i in country:
+        for i, (_, name, latin, _, _) in enumerate(rows):
+            if i in country:
                 for n in {name, *latin}:
                     key = latin_key(n)
                     if len(key.replace(" ", "")) >= min_len:
