@@ -287,7 +287,7 @@ class Gazetteer:
 
     def variants(self) -> Variants:
         """The variant keys and consonant skeletons of the aliases (:mod:`services.entities.variants`), built once on
-        first use (~1 s with the knowledge base): spans that match no alias exactly may link through them."""
+        first use (~2 s with the knowledge base): spans that match no alias exactly may link through them."""
         if self._variants is None:
             self._variants = Variants.build(((e.id, e.name, e.en, e.ar, e.type) for e in self.entries),
                                             self.containers)
