@@ -622,11 +622,14 @@ class DedupIndex:
         """The story of the original that most strongly reports the same event, or ``None`` when the
         article starts one (``stories.py``: the features, the place gate, the score)."""
         profile, buckets, config = fp.story, self.buckets, self.config
-        places = {PLACE + p for p in profile.places} | {REGION + r for r in profile.regions}
-        hits: Counter[int] = Counter()  # candidate → shared words and actors (a shared place counts as many)
+        # A shared place or actor counts as many words: either alone makes a candidate (an actor across languages,
+        # where no word is shared: the central bank of one country in an Arabic and an English report).
+        strong = {PLACE + p for p in profile.places} | {REGION + r for r in profile.regions}
+        strong.update(ACTOR + a for a in profile.actors)
+        hits: Counter[int] = Counter()  # candidate → shared words, places and actors
         for f in _posted(profile):
             for seq in buckets.stories.get(f, ()):
-                hits[seq] += config.story_min_shared if f in places else 1
+                hits[seq] += config.story_min_shared if f in strong else 1
         ranked = [seq for seq, n in hits.most_common() if n >= config.story_min_shared]
         # IDF over the retained originals and the article itself, smoothed as if the index had also seen
         # ``story_idf_prior`` articles without the feature: on an almost empty index (a new stream, a test)

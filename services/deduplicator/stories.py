@@ -66,6 +66,9 @@ class StoryRule:
     background_weight: float = 0.5  # a place named after the place lead counts half a place, and opens no gate
     words_only: float = 0.45  # the words' cosine needed when no specific place is shared (one language only)
     words_evidence: float = 0.12  # the words' cosine that shows "what", when no category or actor is shared
+    # An actor named by at most one retained original in e^2.3 ≈ 10 is rare: across languages, with no
+    # hostilities, one such actor in common shows the same who (words are not comparable there).
+    rare_actor_idf: float = 2.3
     place_lead_chars: int = 150  # places here (with the headline) say where the event is
     lead_chars: int = 400  # actors, categories and background places are read up to here
 
@@ -383,7 +386,7 @@ class StoryQuery:
             # must agree: two actors in common, a coup in both, or the same rare words and what or who.
             if _foreign_place(a, b) or (a.countries and b.countries and set(a.countries).isdisjoint(b.countries)):
                 return 0.0
-            if not (national or who >= 2):
+            if not (national or who >= 2 or (a.language != b.language and self._rare_actor(b))):
                 words = self.word_cosine(b)
                 if not (words >= rule.words_evidence and (what or who)):
                     return 0.0
@@ -395,6 +398,12 @@ class StoryQuery:
             if words < rule.words_only or _foreign_place(a, b):
                 return 0.0
         return self._sum(b, words)
+
+    def _rare_actor(self, b: StoryProfile) -> bool:
+        """Whether the two articles share an actor that few retained originals name (the central bank of one
+        country, not the UN): across languages, where words cannot be compared, the sign of the same who."""
+        bar = self.rule.rare_actor_idf
+        return any(self.idf(ACTOR + x) >= bar for x in set(self.profile.actors).intersection(b.actors))
 
     def _sum(self, b: StoryProfile, words: float | None) -> float:
         """The weighted sum of the channels' cosines."""

@@ -151,6 +151,35 @@ def test_pairs_that_may_share_a_story(a: StoryProfile, b: StoryProfile, why: str
     assert story_score(b, a, flat_idf, RULE) == story_score(a, b, flat_idf, RULE), "symmetric"
 
 
+def test_across_languages_one_rare_actor_in_common_shows_the_same_who_and_a_common_one_does_not() -> None:
+    """An Arabic and an English report of a central bank's rate cut share no place and no comparable word: the
+    bank, named by few of the day's reports, is the sign of one event.  The UN, named by many, is not: two
+    unrelated reports that both quote it stay apart.  Found as a candidate through the actor's postings."""
+    def idf(feature: Hashable) -> float:
+        return {"A:un": 0.7, "A:central-bank": 3.0}.get(str(feature), 3.0)
+
+    arabic = profile(actors=("central-bank", "un"), words=(1, 2))
+    english = profile(countries=("EG",), actors=("central-bank",), words=(3, 4), language="en")
+    assert story_score(arabic, english, idf, RULE) >= RULE.threshold
+    assert story_score(english, arabic, idf, RULE) >= RULE.threshold
+    un_ar = profile(actors=("un",), words=(1, 2))
+    un_en = profile(countries=("SD",), actors=("un",), words=(3, 4), language="en")
+    assert story_score(un_ar, un_en, idf, RULE) == 0.0
+    same_language = profile(countries=("EG",), actors=("central-bank",), words=(5, 6))
+    assert story_score(arabic, same_language, idf, RULE) == 0.0, "in one language the words must also agree"
+
+
+def test_a_shared_actor_makes_a_story_candidate() -> None:
+    """One actor in common is found like a shared place (two words' worth of hits), so the cross-language rule
+    above is asked at all."""
+    rows = [{"id": "cbe-ar", "language": "ar", "title": "البنك المركزي المصري يخفض أسعار الفائدة",
+             "body": "خفض البنك المركزي المصري أسعار الفائدة الأساسية في اجتماع لجنة السياسة النقدية مساء الخميس."},
+            {"id": "cbe-en", "language": "en", "title": "Central Bank of Egypt cuts interest rates",
+             "body": "The Central Bank of Egypt cut its key interest rates at its policy meeting on Thursday."}]
+    stories = stories_of(rows)
+    assert stories["cbe-en"] == stories["cbe-ar"] == "cbe-ar"
+
+
 def test_the_place_gate_reads_containment_both_ways_but_not_between_siblings() -> None:
     town = profile(places=("khan-younis",), regions=("gaza-strip",))
     region = profile(places=("gaza-strip",))
