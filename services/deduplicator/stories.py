@@ -36,6 +36,7 @@ never do.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -43,10 +44,13 @@ from functools import cache
 from services.common.datafiles import read_jsonl
 from services.common.text import dateline_span
 from services.entities.core import DATA_DIR as ENTITIES_DATA
-from services.entities.core import Gazetteer, extract_entities
+from services.entities.core import Gazetteer, GazetteerEntry, extract_entities
 from services.entities.shared import broad_region_ids, capital_ids, default_gazetteer
 from services.entities.tagger import Tagger, configured_tagger
+from services.entities.variants import arabic_skeleton, arabic_vowels, latin_skeleton, latin_vowels
 
+# The prefix of a place's spelling key (:func:`spelling_keys`), kept among the places and regions.
+SPELLING = "~"
 # Feature kinds other than words, as prefixes of the stored feature strings.
 PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY = "L:", "K:", "B:", "S:", "A:", "C:"
 _KINDS = (PLACE, REGION, COUNTRY, BACKGROUND, ACTOR, CATEGORY)
@@ -142,6 +146,12 @@ class StoryProfiler:
         # Darfur, the Gaza Strip): regions, when an article names them.
         self.regions = frozenset(c for e in gazetteer.entries for c in gazetteer.containers(e.id)) - self.countries
         self.known = frozenset(e.id for e in gazetteer.entries)
+        self._entries: dict[str, GazetteerEntry] | None = None
+
+    def _entry(self, entity_id: str) -> GazetteerEntry | None:
+        if self._entries is None:
+            self._entries = {e.id: e for e in self.gazetteer.entries}
+        return self._entries.get(entity_id)
 
     def _country(self, place: str) -> str | None:
         chain = self._containers(place)
@@ -178,6 +188,7 @@ class StoryProfiler:
         countries: dict[str, None] = {}
         background: dict[str, None] = {}
         actors: dict[str, None] = {}
+        unknown_names: dict[str, str] = {}  # place id the gazetteer does not know -> its name as written
         for entity in extract_entities(lead, lead_match, gazetteer=self.gazetteer, language=language,
                                       tagger=self.tagger):
             if entity.type != "LOC":
@@ -197,6 +208,8 @@ class StoryProfiler:
                 regions[entity.canonical] = None
             else:
                 places[entity.canonical] = None
+                if entity.canonical not in self.known:
+                    unknown_names.setdefault(entity.canonical, entity.text)
             for container in self._containers(entity.canonical):
                 (countries if container in self.countries else regions)[container] = None
         # A region named beside a town of its country ("بنت جبيل في جنوب لبنان") is that town's setting, not
@@ -209,6 +222,16 @@ class StoryProfiler:
         for place in [p for p in places if p in self.regions and (unknown or self._country(p) in towns_in)]:
             del places[place]
             regions[place] = None
+        # Spellings: a town the gazetteer does not know ("أوفيرا") is the place of the same spelling in a country
+        # the article names (Uvira, DR Congo), as far as another report says so — a known place carries its
+        # spelling keys as regions, an unknown one as its places (see :func:`spelling_keys`).
+        for place in list(places):
+            name = unknown_names.get(place)
+            if name is not None:
+                places.update(dict.fromkeys(spelling_keys(name)[-1:]))
+            elif self._country(place) is not None and (entry := self._entry(place)) is not None:
+                for latin in (entry.name, *entry.en):
+                    regions.update(dict.fromkeys(spelling_keys(latin)))
         return StoryProfile(
             words=words,
             places=tuple(places),
@@ -230,6 +253,27 @@ _COMPASS: dict[str, str] = {
     **dict.fromkeys(("وسط", "central"), "c"),
 }
 _PROCLITICS = ("وب", "فب", "ب", "و", "ف", "ل")
+
+
+def spelling_keys(name: str) -> list[str]:
+    """The keys under which a place's name, in either script, meets the same name in the other: its consonant
+    skeleton with its vowel letters (``~fr/uia`` for Uvira and أوفيرا) and, for three consonants or more, the
+    skeleton alone (short vowels are often left out in Arabic) — the loosest last
+    (:mod:`services.entities.variants`).  Nothing for a name of fewer than two consonants.
+
+    An unknown place carries its loosest key, a known place (inside a country) all of its names' keys; two
+    reports meet through them only where they also name a country in common (:meth:`StoryQuery.score`)."""
+    if _ARABIC_LETTER.search(name):
+        skeleton, vowels = arabic_skeleton(name), arabic_vowels(name)
+    else:
+        skeleton, vowels = latin_skeleton(name), latin_vowels(name)
+    consonants = len(skeleton.replace(" ", ""))
+    if consonants < 2:
+        return []
+    return [f"{SPELLING}{skeleton}/{vowels}", *([f"{SPELLING}{skeleton}"] if consonants >= 3 else [])]
+
+
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 
 
 def compass_part(match_text: str, start: int) -> str | None:
@@ -263,7 +307,10 @@ def shared_places(a: StoryProfile, b: StoryProfile) -> set[str]:
     Strip and both naming it, do not meet through it: two towns of one region are two places.
     """
     a_all, b_all = {*a.places, *a.regions}, {*b.places, *b.regions}
-    return (_narrowest(a) & b_all) | (_narrowest(b) & a_all)
+    shared = (_narrowest(a) & b_all) | (_narrowest(b) & a_all)
+    if shared and all(x.startswith(SPELLING) for x in shared) and set(a.countries).isdisjoint(b.countries):
+        return set()  # one spelling in two countries: two places
+    return shared
 
 
 def shares_a_place(a: StoryProfile, b: StoryProfile) -> bool:
@@ -371,6 +418,8 @@ class StoryQuery:
         national = bool(_NATIONAL & self.what & b_what)
         words: float | None = None
         shared = (self.narrowest & {*b.places, *b.regions}) | (_narrowest(b) & self.all_places)
+        if shared and all(x.startswith(SPELLING) for x in shared) and set(a.countries).isdisjoint(b.countries):
+            shared = set()  # one spelling in two countries: two places
         if shared:
             # A place alone is not an event (a capital hosts a book fair and a budget).  When only one article's
             # kind of event is known (the other's words are not in the lexicon), a shared town carries it; a

@@ -27,6 +27,7 @@ from services.deduplicator.stories import (
     compass_part,
     country_ids,
     shares_a_place,
+    spelling_keys,
     story_score,
 )
 from services.entities.shared import capital_ids
@@ -346,3 +347,35 @@ def test_a_region_named_beside_a_town_the_gazetteer_does_not_know_is_that_towns_
     nabatieh = places_of("غارات على النبطية\nشنت طائرات إسرائيلية غارات على مدينة النبطية في جنوب لبنان.")
     assert "rasd:loc:nabatieh" in nabatieh.places
     assert not shares_a_place(town, nabatieh)
+
+
+@pytest.mark.parametrize(("arabic", "latin"), [("أوفيرا", "Uvira"), ("بابنوسة", "Babanusa"), ("غوما", "Goma")])
+def test_a_name_and_its_transliteration_share_a_spelling_key(arabic: str, latin: str) -> None:
+    """The loosest key of the one (what an unknown place carries) is among the keys of the other (what a known
+    place carries)."""
+    assert spelling_keys(arabic)[-1] in spelling_keys(latin)
+    assert spelling_keys(latin)[-1] in spelling_keys(arabic)
+
+
+def test_names_of_one_consonant_have_no_spelling_key() -> None:
+    assert spelling_keys("Ua") == [] and spelling_keys("أوا") == []
+
+
+def test_a_town_unknown_in_arabic_meets_its_known_spelling_in_english_within_a_country_both_name() -> None:
+    """"أوفيرا" (GeoNames has no Arabic name for Uvira) in an Arabic report that names DR Congo meets the English
+    report's Uvira through their spelling; the same spelling in a report that names only another country does
+    not."""
+    base = StoryProfiler.default()
+    profiler = StoryProfiler(base.gazetteer, base.categories_of, Tagger(base.gazetteer))
+
+    def profile_of(text: str, language: str) -> StoryProfile:
+        return profiler.profile(text, matching_form(text), language, (), RULE)
+
+    arabic = profile_of("حركة إم 23 تشن هجوما باتجاه أوفيرا\nشنت حركة إم 23 هجوما بريا باتجاه مدينة أوفيرا في شرق "
+                        "الكونغو الديمقراطية.", "ar")
+    english = profile_of("M23 rebels launch push on Uvira\nM23 rebels launched a ground offensive towards Uvira "
+                         "in eastern Congo.", "en")
+    assert "geonames:204405" in english.places
+    assert shares_a_place(arabic, english) and shares_a_place(english, arabic)
+    elsewhere = profile_of("هجوم باتجاه أوفيرا\nشن مسلحون هجوما باتجاه بلدة أوفيرا في تشاد.", "ar")
+    assert not shares_a_place(elsewhere, english)
