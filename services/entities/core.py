@@ -23,14 +23,12 @@ and ``text[start:end] == entity.text`` always holds.
 
 from __future__ import annotations
 
-import re
-import sys
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, compress, repeat
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -39,6 +37,38 @@ from pydantic import BaseModel
 
 from schemas.models import Entity, EntityType
 from services.common.datafiles import read_jsonl
+from services.entities.document import (
+    _ADJ,
+    _ARABIC,
+    _CTX,
+    _LAM_ARTICLE,
+    _NAME,
+    _PROCLITICS,
+    _TOKEN,
+    CONF_CONTEXT_ALIAS,
+    CONF_GIVEN_NAME,
+    CONF_MINISTRY,
+    CONF_MULTI,
+    CONF_NISBA,
+    CONF_ORG_PATTERN,
+    CONF_REPORTED,
+    CONF_SHORT_FORM,
+    CONF_SINGLE,
+    CONF_TITLE_PERSON,
+    CONF_VARIANT,
+    _any_in,
+    _candidates,
+    _capitalised,
+    _claim,
+    _Doc,
+    _indices,
+    _lookup_all,
+    _sentence_start,
+    _slug,
+    _Span,
+    _strip,
+    _title_case_line,
+)
 from services.entities.names import default_lexicon
 from services.entities.variants import Variants
 from services.normalizer.textforms import display_form, matching_form
@@ -49,65 +79,6 @@ if TYPE_CHECKING:
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 KB_DIR: Final = DATA_DIR / "kb"
 ENTITY_TYPES: Final[frozenset[str]] = frozenset({"PERSON", "ORG", "LOC"})
-
-# Confidence by the kind of evidence.
-CONF_MULTI: Final = 0.95
-CONF_SINGLE: Final = 0.85
-CONF_CONTEXT_ALIAS: Final = 0.7
-CONF_MINISTRY: Final = 0.75
-CONF_TITLE_PERSON: Final = 0.65
-CONF_NISBA: Final = 0.6
-CONF_SHORT_FORM: Final = 0.6
-CONF_GIVEN_NAME: Final = 0.6
-CONF_REPORTED: Final = 0.55
-CONF_VARIANT: Final = 0.6  # a spelling variant of an alias (services/entities/variants.py)
-
-_TOKEN: Final = re.compile(r"\w+\+?")
-_SPLIT: Final = re.compile(r"(\w+\+?)")
-
-
-def _bmp_word_class() -> str:
-    r"""``\w`` as an explicit class: the runs of consecutive word characters of the Basic Multilingual Plane
-    (U+0000-U+FFFF), as ranges, found by ``\w`` itself (so it is ``\w`` on any Python's Unicode data).
-
-    The engine tests ``\w`` as alpha, decimal, digit or numeric: up to four Unicode table lookups per character; a
-    class of ranges below U+10000 compiles to one bitmap, one lookup per character.
-    """
-    plane = "".join(map(chr, range(0x10000)))
-    return "[" + "".join(f"\\u{m.start():04x}-\\u{m.end() - 1:04x}" for m in re.finditer(r"\w+", plane)) + "]"
-
-
-# _SPLIT for texts without characters beyond the BMP (nearly all): the same parts, 82 -> 63 us for an article.
-# (Possessive: a run of word characters and its "+" are never given back, as no match could need them.)  The class
-# is written twice, "[w][w]*+" for "[w]++": a pattern that opens with a class lets the engine skip to the next word
-# character in one C loop instead of trying a match at every gap character (61 -> 58 us).
-_WORD_CLASS: Final = _bmp_word_class()
-_SPLIT_BMP: Final = re.compile(f"({_WORD_CLASS}{_WORD_CLASS}*+\\+?+)")
-# The size of a str of one character beyond the BMP, less that character (4 bytes) and the terminating NUL (4 bytes).
-_WIDE_STR_HEADER: Final = sys.getsizeof("\U00010000") - 8
-
-
-def _may_leave_the_bmp(text: str) -> bool:
-    """True when ``text`` may hold a character beyond the BMP; False only when it holds none.
-
-    CPython keeps a str at 1, 2 or 4 bytes per character (PEP 393) and only 4 bytes can hold one beyond U+FFFF, so
-    a size under that of the 4-byte form rules them out in O(1) (encoding to UTF-16 to look costs ~5 us).
-    """
-    return sys.getsizeof(text) >= _WIDE_STR_HEADER + 4 * (len(text) + 1)
-
-
-def _split(match: str) -> list[str]:
-    """``_SPLIT.split(match)``, through the faster :data:`_SPLIT_BMP` when every character is in the BMP."""
-    return _SPLIT.split(match) if _may_leave_the_bmp(match) else _SPLIT_BMP.split(match)
-
-
-_ARABIC: Final = re.compile(r"[\u0600-\u06ff]")
-
-# Proclitic clusters that may be attached to the first token of a mention, longest first.
-_PROCLITICS: Final = ("وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "ب", "ل", "ك")
-# ل + ال contracts to لل: "للأمم المتحدة" is ل + "الأمم المتحدة".
-_LAM_ARTICLE: Final = ("ولل", "فلل", "لل")
-_CLITIC_LETTERS: Final = frozenset("وفبلك")
 
 
 class GazetteerError(ValueError):
@@ -133,12 +104,6 @@ class GazetteerEntry:
     lon: float | None = None
 
 
-# Alias kinds.
-_NAME: Final = 0  # an ordinary name
-_CTX: Final = 1  # a name that is also a common word: needs a place cue or a neighbouring place
-_ADJ: Final = 2  # a nisba adjective ("الأرمينية"), only with ``nisba=True``
-
-
 _KIND_CONF: Final = {_CTX: CONF_CONTEXT_ALIAS, _ADJ: CONF_NISBA}
 
 # What a token may open (Gazetteer.positions): a gazetteer alias, a title/ministry, an organisation.
@@ -151,12 +116,6 @@ _F_FACILITY: Final = 16  # a facility head or English tail ("محطة", "dam"): 
 _PASS_FLAGS: Final = (_F_GAZ, _F_ORG, _F_CTX, _F_PERSON)
 _PASS_TABLES: Final = tuple(bytes(b & flag for b in range(256)) for flag in _PASS_FLAGS)
 _FACILITY_TABLE: Final = bytes(b & _F_FACILITY for b in range(256))
-# Token indices made once: compress() over them picks positions without making an int object per token.
-_INDICES: Final = tuple(range(1 << 14))
-
-
-def _indices(n: int) -> Sequence[int]:
-    return _INDICES if n <= len(_INDICES) else range(n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,15 +302,6 @@ class Gazetteer:
         return hit
 
 
-def _lookup_all(table: dict[str, int], toks: list[str]) -> bytes:
-    """``bytes(map(table.__getitem__, toks))`` (KeyError on a token not in ``table``), through one
-    ``itemgetter`` of all the tokens: C looks each one up without a method call per token (22 -> 19 us for an
-    article).  ``itemgetter`` of one key gives the value itself, of none is an error: those go the plain way."""
-    if len(toks) < 2:
-        return bytes(map(table.__getitem__, toks))
-    return bytes(itemgetter(*toks)(table))
-
-
 def _containment(entries: Sequence[GazetteerEntry], origins: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """Place id -> its containers, nearest first, from each entry's ``container``.
 
@@ -445,11 +395,6 @@ def _key(alias: str) -> tuple[str, ...]:
 def _nisba_forms(stem: str) -> tuple[str, ...]:
     """"أرميني" -> أرميني، أرمينية، الأرميني، الأرمينية."""
     return (stem, stem + "ة", "ال" + stem, "ال" + stem + "ة")
-
-
-@lru_cache(maxsize=1 << 14)
-def _slug(text: str) -> str:
-    return "-".join(m.group() for m in _TOKEN.finditer(text.lower())) or "x"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,82 +494,6 @@ _EN_FUNCTION_WORDS: Final = _EN_PARTICLES | _EN_STOP  # not the content of a Lat
 
 # Tokens (or their stems) that can open a context-based mention.
 _TRIGGERS: Final = _TITLE_HEADS | _EN_TITLES | frozenset(_MINISTRIES) | _forms("وزارة")
-
-
-@dataclass(slots=True)
-class _Span:
-    first: int  # first token index
-    last: int  # last token index (inclusive)
-    start: int  # character offsets in the text
-    end: int
-    type: EntityType
-    canonical: str
-    name: str
-    confidence: float
-    kind: int = _NAME
-
-
-class _Doc:
-    """One article: its text, matching text and tokens (with lazily computed offsets)."""
-
-    __slots__ = ("_cum", "_parts", "match", "owner", "text", "toks")
-
-    def __init__(self, text: str, match: str) -> None:
-        self.text = text
-        self.match = match
-        # Alternating gaps and tokens: parts[2i + 1] is token i, parts[2i + 2] the gap after it.
-        self._parts: list[str] = _split(match)
-        self._cum: list[int] = list(accumulate(map(len, self._parts), initial=0))
-        self.toks: list[str] = self._parts[1::2]
-        self.owner: list[int] = [-1] * len(self.toks)  # token index -> span index or -1
-
-    def start(self, i: int) -> int:
-        return self._cum[2 * i + 1]
-
-    def end(self, i: int) -> int:
-        return self._cum[2 * i + 2]
-
-    def word(self, i: int) -> str:
-        """The display form of token i."""
-        return self.text[self._cum[2 * i + 1]:self._cum[2 * i + 2]]
-
-    def gap_before(self, i: int) -> str:
-        return self._parts[2 * i]
-
-    def gap_after(self, i: int) -> str:
-        return self._parts[2 * i + 2]
-
-    def joined(self, i: int) -> bool:
-        """Are tokens i and i+1 in one phrase (only spaces or a hyphen between them)?"""
-        gap = self._parts[2 * i + 2]
-        if gap in (" ", "-", " - ", "'"):
-            return True
-        # "U.S." -> tokens "u", "s" with a "." between them.
-        return gap == "." and len(self.toks[i]) == 1
-
-
-@lru_cache(maxsize=1 << 17)
-def _candidates(tok: str) -> tuple[tuple[str, int], ...]:
-    """The token and its forms without an attached proclitic, with the proclitic's length.
-
-    For لل the stem gets its article back ("للأمم" -> "الأمم") and the offset stays on the ل,
-    since the display text has no "ال" to point at.  Cached: tokens repeat across articles.
-    """
-    if tok[0] not in _CLITIC_LETTERS:
-        return ((tok, 0),)
-    out = [(tok, 0)]
-    for p in _LAM_ARTICLE:
-        if tok.startswith(p) and len(tok) - len(p) >= 2:
-            out.append(("ال" + tok[len(p):], len(p) - 2))
-            break
-    for p in _PROCLITICS:
-        if tok.startswith(p) and len(tok) - len(p) >= 3:
-            out.append((tok[len(p):], len(p)))
-    return tuple(out)
-
-
-def _capitalised(display: str) -> bool:
-    return display[:1].isupper()
 
 
 def _latin_ok(doc: _Doc, first: int, last: int, alias: _Alias) -> bool:
@@ -729,11 +598,6 @@ def _entities(text: str, spans: list[_Span], coords: Mapping[str, tuple[float, f
     _SINK.extend(map(_SET_EXTRA, models, repeat(None, n)))
     _SINK.extend(map(_SET_PRIVATE, models, repeat(None, n)))
     return models
-
-
-def _claim(doc: _Doc, spans: list[_Span], span: _Span) -> None:
-    doc.owner[span.first:span.last + 1] = [len(spans)] * (span.last - span.first + 1)
-    spans.append(span)
 
 
 def _accepts(doc: _Doc, i: int, size: int, cut: int, alias: _Alias, nisba: bool) -> bool:
@@ -876,15 +740,6 @@ def _variant_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span]) -> None:
                                      CONF_VARIANT))
             after = last + 1
             break
-
-
-@lru_cache(maxsize=1 << 17)
-def _strip(tok: str) -> frozenset[str]:
-    return frozenset(stem for stem, _ in _candidates(tok))
-
-
-def _any_in(tok: str, words: frozenset[str]) -> bool:
-    return not _strip(tok).isdisjoint(words)
 
 
 def _context_pass(doc: _Doc, gaz: Gazetteer, spans: list[_Span], positions: list[int]) -> None:
@@ -1128,7 +983,6 @@ _EN_THING_NOUNS: Final = _words(
     "canal gate hotel mosque church cathedral school college museum library stadium arena festival")
 _GIVEN_AR_ANY: Final = _NAMES.given_ar | _NAMES.given_ar_common
 _PERSON_TRIGGERS: Final = _REPORT_AR | _REPORT_EN | _NAMES.given_ar | _NAMES.given_en
-_SENTENCE_END: Final = frozenset(".!?\n:؟")
 
 
 _OPENS_AR_REPORT: Final = 1
@@ -1274,24 +1128,6 @@ def _name_boundary(doc: _Doc, last: int) -> bool:
     if nxt >= len(doc.toks) or not _NAME_END_MARKS.isdisjoint(doc.gap_after(last)):
         return True
     return _any_in(doc.toks[nxt], _AFTER_NAME_AR) or (doc.toks[nxt][:1] == "ل" and len(doc.toks[nxt]) >= 4)
-
-
-def _sentence_start(doc: _Doc, i: int) -> bool:
-    gap = doc.gap_before(i).strip(" \"'«“”")
-    return i == 0 or gap[-1:] in _SENTENCE_END or "\n" in doc.gap_before(i)
-
-
-def _title_case_line(doc: _Doc, i: int, cache: dict[int, bool] | None = None) -> bool:
-    """Is token i in a Title Case line (an English headline), where capitals say nothing about names?"""
-    start = doc.text.rfind("\n", 0, doc.start(i)) + 1
-    if cache is not None and start in cache:
-        return cache[start]
-    stop = doc.text.find("\n", doc.end(i))
-    words = [w for w in doc.text[start:stop if stop >= 0 else len(doc.text)].split() if len(w) >= 4]
-    found = len(words) >= 5 and sum(1 for w in words if w[:1].isupper()) >= 0.7 * len(words)
-    if cache is not None:
-        cache[start] = found
-    return found
 
 
 def _en_name_word(doc: _Doc, k: int) -> bool:
@@ -1473,7 +1309,6 @@ _ORG_TRIGGERS: Final = _ORG_HEADS | _UNIT_HEADS | _EN_ORG_NOUNS
 _PERSON_NAME_OF: Final = _forms(
     "جائزة مدينة ميدان ساحة حي مؤسسة مركز قاعة مكتبة مطار مرفأ مهرجان اتفاقية معاهدة مبادرة خطة عملية كأس بطولة "
     "دورة مسابقة سورة") | _ORG_HEADS
-CONF_ORG_PATTERN: Final = 0.6
 
 
 def _inside_facility(doc: _Doc, first: int, last: int, cut: int) -> bool:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from services.entities.core import DATA_DIR, _Doc
+from services.entities.core import DATA_DIR
+from services.entities.document import _Doc
 from services.entities.features import token_spans
 from services.normalizer.textforms import display_form, matching_form
 

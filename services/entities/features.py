@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from services.entities import core
-from services.entities.core import Gazetteer, _Doc
+from services.entities.core import Gazetteer
+from services.entities.document import _ADJ, _ARABIC, _candidates, _Doc
 
 # The word lists the model sees, by feature name (matching forms, as the rules compare them).
 _LEXICONS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
@@ -59,7 +60,7 @@ _EDGE: Final[tuple[list[str], ...]] = (["-2pad"], ["-1pad"], ["pad"], ["+1pad"],
 def _shape(tok: str) -> str:
     if tok.isdigit():
         return "digits"
-    if core._ARABIC.match(tok):
+    if _ARABIC.match(tok):
         return "ar" + str(min(len(tok), 8))
     if tok.isascii():
         return "latin"
@@ -83,7 +84,7 @@ class Features:
         # Word (matching form) -> the gazetteer evidence of that form: type and place in the alias.
         table: dict[str, set[str]] = {}
         for key, alias in gazetteer.index.items():
-            if alias.kind == core._ADJ:
+            if alias.kind == _ADJ:
                 continue
             size = len(key)
             for j, word in enumerate(key):
@@ -103,7 +104,7 @@ class Features:
             return hit
         if len(self._cache) > 200_000:
             self._cache.clear()
-        stems = [stem for stem, _ in core._candidates(tok)]  # tok first, then without proclitics
+        stems = [stem for stem, _ in _candidates(tok)]  # tok first, then without proclitics
         core_form = min(stems, key=len)
         if core_form.startswith("ال") and len(core_form) >= 4:
             core_form = core_form[2:]

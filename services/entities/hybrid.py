@@ -31,7 +31,8 @@ from typing import Final, Literal
 
 from schemas.models import Entity, EntityType
 from services.entities import core
-from services.entities.core import Gazetteer, _Doc, _slug, _Span
+from services.entities.core import Gazetteer
+from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates, _Doc, _slug, _Span
 from services.entities.tagger import Tagger
 
 Mode = Literal["drop", "fill", "override", "agree"]
@@ -98,13 +99,13 @@ def tagger_spans(doc: _Doc, gazetteer: Gazetteer, tagger: Tagger) -> list[Tagged
     for first, last, label in tagger.spans(doc):
         etype = _TYPES[label]
         rest = tuple(toks[first + 1:last + 1])
-        if not any(core._ARABIC.match(t) for t in toks[first:last + 1]):
+        if not any(_ARABIC.match(t) for t in toks[first:last + 1]):
             continue  # Latin words: the rules' business (the model learned Arabic)
         alias = None
         cut = 0
-        for stem, stem_cut in core._candidates(toks[first]):
+        for stem, stem_cut in _candidates(toks[first]):
             known = index.get((stem, *rest))
-            if known is not None and known.kind != core._ADJ:
+            if known is not None and known.kind != _ADJ:
                 alias, cut = known, stem_cut
                 break
         start, end = doc.start(first), doc.end(last)
@@ -126,7 +127,7 @@ def _proclitic(tok: str, words: set[str]) -> int:
     """How many letters of ``tok`` are an attached proclitic (و ف ب ل ك ...) rather than part of the name: the
     shortest form that is definite ("والسودان" -> "السودان"), a given name, or a word of the article (``words``) on
     its own."""
-    for stem, cut in core._candidates(tok)[1:]:
+    for stem, cut in _candidates(tok)[1:]:
         if cut and (stem.startswith("ال") or stem in core._GIVEN_AR_ANY or stem in words):
             return cut
     return 0
@@ -176,7 +177,7 @@ def link_place_skeletons(doc: _Doc, gazetteer: Gazetteer, spans: list[_Span]) ->
         if entry is not None:
             known = gazetteer.entries[entry]
             spans[k] = _Span(span.first, span.last, span.start, span.end, "LOC", known.id, known.name,
-                             min(span.confidence, core.CONF_VARIANT))
+                             min(span.confidence, CONF_VARIANT))
 
 
 def extract(text: str, match_text: str, gazetteer: Gazetteer, tagger: Tagger, nisba: bool = False,

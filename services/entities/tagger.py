@@ -22,7 +22,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from services.entities.core import DATA_DIR, Gazetteer, _Doc
+from services.entities.core import DATA_DIR, Gazetteer
+from services.entities.document import _Doc
 from services.entities.features import Features, gap_after, gap_before, token_spans
 
 MODEL: Final = DATA_DIR / "tagger.crfsuite"

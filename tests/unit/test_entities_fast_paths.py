@@ -19,20 +19,22 @@ from services.entities.core import (
     _EN_PARTICLES,
     _EN_STOP,
     _FACILITY_HEADS,
+    Gazetteer,
+    _Alias,
+    _gazetteer_pass,
+    _latin_ok,
+    _tokens_ending_with,
+)
+from services.entities.document import (
     _SPLIT,
     _SPLIT_BMP,
     _WORD_CLASS,
-    Gazetteer,
-    _Alias,
     _capitalised,
     _Doc,
-    _gazetteer_pass,
-    _latin_ok,
     _lookup_all,
     _may_leave_the_bmp,
     _Span,
     _split,
-    _tokens_ending_with,
 )
 from services.normalizer.textforms import display_form, matching_form
 

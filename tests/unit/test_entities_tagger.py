@@ -15,8 +15,9 @@ import pycrfsuite
 import pytest
 
 from services.entities import hybrid
-from services.entities.core import Gazetteer, _Doc, _Span, extract_entities
+from services.entities.core import Gazetteer, extract_entities
 from services.entities.corpus import CORPUS, CORPUS_SHA256, chunk_doc, chunks, read_corpus, sha256_file
+from services.entities.document import _Doc, _Span
 from services.entities.features import token_spans
 from services.entities.stage import EntitiesStage
 from services.entities.tagger import MODEL, Tagger
