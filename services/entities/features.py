@@ -23,27 +23,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from services.entities import core
 from services.entities.core import Gazetteer
 from services.entities.document import _ADJ, _ARABIC, _candidates, _Doc
+from services.entities.lexicon import (
+    _EN_FACILITY_TAILS,
+    _EN_ORG_NOUNS,
+    _EN_TITLES,
+    _FACILITY_HEADS,
+    _MINISTRIES,
+    _NAME_JOINERS,
+    _NAME_PREFIXES,
+    _NAME_SUFFIXES,
+    _NAMES,
+    _ORG_HEADS,
+    _PERSON_NAME_OF,
+    _PLACE_CUES,
+    _REPORT_AR,
+    _REPORT_EN,
+    _STOP,
+    _TITLE_HEADS,
+    _TITLE_LINKS,
+    _UNIT_HEADS,
+)
 
 # The word lists the model sees, by feature name (matching forms, as the rules compare them).
 _LEXICONS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
-    ("title", core._TITLE_HEADS | core._EN_TITLES),
-    ("tlink", core._TITLE_LINKS),
-    ("report", core._REPORT_AR | core._REPORT_EN),
-    ("orghead", core._ORG_HEADS | core._EN_ORG_NOUNS),
-    ("unit", core._UNIT_HEADS),
-    ("facility", core._FACILITY_HEADS | core._EN_FACILITY_TAILS),
-    ("cue", core._PLACE_CUES),
-    ("given", core._NAMES.given_ar | core._NAMES.given_en),
-    ("givenc", core._NAMES.given_ar_common),
-    ("common", core._NAMES.common_ar),
-    ("stop", core._STOP),
-    ("ministry", frozenset(core._MINISTRIES)),
-    ("nameof", core._PERSON_NAME_OF),
-    ("joiner", core._NAME_JOINERS | core._NAME_PREFIXES),
-    ("suffix", core._NAME_SUFFIXES),
+    ("title", _TITLE_HEADS | _EN_TITLES),
+    ("tlink", _TITLE_LINKS),
+    ("report", _REPORT_AR | _REPORT_EN),
+    ("orghead", _ORG_HEADS | _EN_ORG_NOUNS),
+    ("unit", _UNIT_HEADS),
+    ("facility", _FACILITY_HEADS | _EN_FACILITY_TAILS),
+    ("cue", _PLACE_CUES),
+    ("given", _NAMES.given_ar | _NAMES.given_en),
+    ("givenc", _NAMES.given_ar_common),
+    ("common", _NAMES.common_ar),
+    ("stop", _STOP),
+    ("ministry", frozenset(_MINISTRIES)),
+    ("nameof", _PERSON_NAME_OF),
+    ("joiner", _NAME_JOINERS | _NAME_PREFIXES),
+    ("suffix", _NAME_SUFFIXES),
 )
 
 

@@ -33,6 +33,7 @@ from schemas.models import Entity, EntityType
 from services.entities import core
 from services.entities.core import Gazetteer
 from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates, _Doc, _slug, _Span
+from services.entities.lexicon import _GIVEN_AR_ANY
 from services.entities.tagger import Tagger
 
 Mode = Literal["drop", "fill", "override", "agree"]
@@ -128,7 +129,7 @@ def _proclitic(tok: str, words: set[str]) -> int:
     shortest form that is definite ("والسودان" -> "السودان"), a given name, or a word of the article (``words``) on
     its own."""
     for stem, cut in _candidates(tok)[1:]:
-        if cut and (stem.startswith("ال") or stem in core._GIVEN_AR_ANY or stem in words):
+        if cut and (stem.startswith("ال") or stem in _GIVEN_AR_ANY or stem in words):
             return cut
     return 0
 
