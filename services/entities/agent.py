@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from services.common.settings import CommonSettings
 from services.common.worker import build_stage_app
 
-from .core import Gazetteer
+from .gazetteer import Gazetteer
 from .stage import EntitiesStage
 from .tagger import Tagger
 

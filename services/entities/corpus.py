@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from services.entities.core import DATA_DIR
 from services.entities.document import _Doc
 from services.entities.features import token_spans
+from services.entities.gazetteer import DATA_DIR
 from services.normalizer.textforms import display_form, matching_form
 
 CORPUS: Final = DATA_DIR / "anercorp" / "ANERCorp_CamelLab_train.txt"

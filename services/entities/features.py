@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from services.entities.core import Gazetteer
 from services.entities.document import _ADJ, _ARABIC, _candidates, _Doc
+from services.entities.gazetteer import Gazetteer
 from services.entities.lexicon import (
     _EN_FACILITY_TAILS,
     _EN_ORG_NOUNS,

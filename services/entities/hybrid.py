@@ -31,8 +31,8 @@ from typing import Final, Literal
 
 from schemas.models import Entity, EntityType
 from services.entities import core
-from services.entities.core import Gazetteer
 from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates, _Doc, _slug, _Span
+from services.entities.gazetteer import Gazetteer
 from services.entities.lexicon import _GIVEN_AR_ANY
 from services.entities.tagger import Tagger
 

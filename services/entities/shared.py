@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .core import DATA_DIR, Gazetteer
+from .gazetteer import DATA_DIR, Gazetteer
 
 
 @cache

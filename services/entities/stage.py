@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from schemas.models import DedupedArticle, EnrichedArticle
 from services.common.stage import Output
 
-from .core import Gazetteer, construct, extract_entities
+from .core import construct, extract_entities
+from .gazetteer import Gazetteer
 from .tagger import Tagger, configured_tagger
 
 

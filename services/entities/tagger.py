@@ -22,9 +22,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from services.entities.core import DATA_DIR, Gazetteer
 from services.entities.document import _Doc
 from services.entities.features import Features, gap_after, gap_before, token_spans
+from services.entities.gazetteer import DATA_DIR, Gazetteer
 
 MODEL: Final = DATA_DIR / "tagger.crfsuite"
 _CACHE_LIMIT: Final = 65_536  # word types kept compiled (280 bytes each)

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from services.entities.core import DATA_DIR, Gazetteer
 from services.entities.corpus import CORPUS, Sentence, chunk_doc, chunks, read_corpus, sha256_file
 from services.entities.features import Features, lexicon_words
+from services.entities.gazetteer import DATA_DIR, Gazetteer
 
 MODEL: Final = DATA_DIR / "tagger.crfsuite"
 MANIFEST: Final = DATA_DIR / "tagger.manifest.json"
