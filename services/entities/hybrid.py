@@ -34,6 +34,8 @@ from services.entities import core
 from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates, _Doc, _slug, _Span
 from services.entities.gazetteer import Gazetteer
 from services.entities.lexicon import _GIVEN_AR_ANY
+from services.entities.linking import _gazetteer_pass
+from services.entities.places import _filter_ambiguous
 from services.entities.tagger import Tagger
 
 Mode = Literal["drop", "fill", "override", "agree"]
@@ -62,7 +64,7 @@ def rule_spans(doc: _Doc, gazetteer: Gazetteer, nisba: bool = False) -> list[tup
     """The rules' entities (as :func:`core.extract_entities` finds them, before sorting), each with its family."""
     spans: list[_Span] = []
     gaz_at, org_at, ctx_at, person_at, facilities = gazetteer.positions(doc.toks, nisba)
-    core._gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at, facilities)
+    _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at, facilities)
     ends = [len(spans)]
     core._org_pass(doc, gazetteer, spans, org_at)
     ends.append(len(spans))
@@ -79,7 +81,7 @@ def rule_spans(doc: _Doc, gazetteer: Gazetteer, nisba: bool = False) -> list[tup
             span = spans[k]
             family[id(span)] = "gazetteer_multi" if name == "gazetteer" and span.last > span.first else name
         start = end
-    return [(family[id(s)], s) for s in core._filter_ambiguous(doc, spans)]
+    return [(family[id(s)], s) for s in _filter_ambiguous(doc, spans)]
 
 
 @dataclass(frozen=True, slots=True)
