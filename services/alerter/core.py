@@ -469,8 +469,8 @@ class Lexicon:
         Three kinds of row: a *term* (``term``, ``lang``, one of :data:`CATEGORIES`, ``weight`` > 0, a
         ``toll`` only on casualty terms); a *context* definition (``context``: a new lowercase name,
         optional ``sentence_factor`` and ``article_factor`` in [0, 1), ``cancelled_by``: names of
-        contexts, ``note``: free text); a *cue* (``term``, ``lang``, ``category``: a context defined
-        anywhere in the file, no weight).  No expression twice, compared in matching form, nor one that
+        contexts or of term categories, ``note``: free text); a *cue* (``term``, ``lang``, ``category``: a
+        context defined anywhere in the file, no weight).  No expression twice, compared in matching form, nor one that
         is a built-in cue.
         """
         rows = list(rows)
@@ -483,9 +483,10 @@ class Lexicon:
                 contexts[context.name] = context
         for context in contexts.values():
             unknown = [c for c in context.cancelled_by
-                       if c != REPORTED_TOLL and (c not in contexts or c == context.name)]
+                       if c != REPORTED_TOLL and c not in CATEGORIES and (c not in contexts or c == context.name)]
             if unknown:
-                raise LexiconError(f"context {context.name!r}: cancelled_by names no other context: {unknown}")
+                raise LexiconError(
+                    f"context {context.name!r}: cancelled_by names no other context or category: {unknown}")
         terms: list[Term] = []
         cues: list[Cue] = []
         builtin = {_words(cue): kind for kind, kind_cues in _CUES.items() for cue in kind_cues}
@@ -737,15 +738,19 @@ def _file_contexts(
     toll_sentences: set[int],
     sentence_cues: dict[int, set[str]],
     frame_hits: Counter[str],
+    terms: list[_Hit],
 ) -> None:
     """Record the cues of the lexicon file's contexts (not negated) like the built-in ones: the sentence
     of each cue gets its kind, unless a cue of a context that cancels it is in the same sentence; a cue
     counts towards its context's frame (the headline's count three) unless a cancelling cue is anywhere
     in the article.  A sentence that reports a death toll in digits (``toll_sentences``) counts as a
-    cue of the built-in context ``toll``."""
+    cue of the built-in context ``toll``, and a sentence with a lexicon ``terms`` hit counts as a cue of its
+    category (``cancelled_by`` may name one: air strikes lift the weather context)."""
     by_sentence: dict[int, set[str]] = defaultdict(set)
     for sentence in toll_sentences:
         by_sentence[sentence].add(REPORTED_TOLL)
+    for term in terms:
+        by_sentence[term.sentence].add(term.entry.category)
     for hit in cues:
         by_sentence[hit.sentence].add(hit.entry.kind)
     present = set().union(*by_sentence.values())
@@ -939,7 +944,7 @@ def detect(article: EnrichedArticle, *, lexicon: Lexicon, now: float, emit_low: 
     deaths = _death_counts(tokens, bounds, [h for h in terms if h.entry.toll])
     if from_file:
         live = [h for h in from_file if not _negated(h, negations)]
-        _file_contexts(live, lexicon, title_end, {h.sentence for h, _ in deaths}, sentence_cues, frame_hits)
+        _file_contexts(live, lexicon, title_end, {h.sentence for h, _ in deaths}, sentence_cues, frame_hits, terms)
     for sentence in _verbal_sentences(terms, political):
         sentence_cues[sentence].add("verbal")
     for sentence in _past_year_sentences(tokens, bounds, _ref_year(article, now)):

@@ -499,6 +499,26 @@ def test_an_article_factor_applies_to_a_framed_article_unless_a_toll_is_reported
     assert _score(deadly, context_lexicon) > plain
 
 
+def test_a_context_cancelled_by_a_category_is_lifted_where_a_term_of_it_is_reported(tmp_path: Path) -> None:
+    """"cancelled_by" may name a term category: heavy rain frames a report of deaths and an army deployment as
+    weather news, but not one that also reports shelling — anywhere for the frame, in the sentence for the
+    sentence."""
+    lexicon = Lexicon.load(_write(tmp_path, [
+        {"context": "rain", "sentence_factor": 0.1, "article_factor": 0.2, "cancelled_by": ["strikes_shelling"]},
+        {"term": "heavy rain", "lang": "en", "category": "rain"}, *TERMS_EN]))
+    flood = "Twelve killed as the army begins an offensive on the river town\nThe army began an offensive. 12 killed."
+    plain = _score(flood, lexicon)
+    framed = flood.replace("on the river town\n", "on the river town after heavy rain\n")
+    assert _score(framed, lexicon) < plain * 0.25
+    shelled = flood + " Shelling went on at night."
+    framed_shelled = shelled.replace("on the river town\n", "on the river town after heavy rain\n")
+    # Shelling in the body lifts the frame; the headline, where the cue is and no shelling, stays damped.
+    assert _score(framed, lexicon) * 2 < _score(framed_shelled, lexicon) < _score(shelled, lexicon)
+    in_headline = shelled.replace("on the river town\n", "and shelling on the river town\n")
+    both = in_headline.replace("on the river town\n", "on the river town after heavy rain\n")
+    assert _score(both, lexicon) == pytest.approx(_score(in_headline, lexicon))
+
+
 @pytest.mark.parametrize("bad", [
     pytest.param({"context": "calm", "sentence_factor": 1.5}, id="factor-above-one"),
     pytest.param({"context": "calm", "article_factor": -0.1}, id="negative-factor"),
@@ -506,6 +526,7 @@ def test_an_article_factor_applies_to_a_framed_article_unless_a_toll_is_reported
     pytest.param({"context": "calm", "sentence_factor": True}, id="bool-factor"),
     pytest.param({"context": "calm", "scope": "sentence"}, id="unknown-context-field"),
     pytest.param({"context": "calm", "cancelled_by": ["nowhere"]}, id="cancelled-by-undefined"),
+    pytest.param({"context": "calm", "cancelled_by": ["strikes"]}, id="cancelled-by-not-a-category"),
     pytest.param({"context": "calm", "cancelled_by": "broken"}, id="cancelled-by-not-a-list"),
     pytest.param({"context": "calm", "cancelled_by": ["calm"]}, id="cancelled-by-itself"),
     pytest.param({"context": "casualties"}, id="context-named-like-a-category"),
