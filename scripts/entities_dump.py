@@ -2,13 +2,15 @@
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python scripts/entities_dump.py OUT.txt
+    PYTHONPATH=. .venv/bin/python scripts/entities_dump.py OUT.txt [ROOT]
     cmp before.txt after.txt   # a refactoring that must not change the output: identical files
 
 The texts: the title and body of every line of ``tests/data/*.jsonl`` (those with text), ``seeds/*``, the ANERcorp
 train chunks (:mod:`services.entities.corpus`) and 500 generated bench articles put through the normalizer.  Each
 text is extracted as Arabic and as English, with and without ``nisba``, with the rules alone and (Arabic) with the
-learned tagger: the entities' text, type, canonical, name, start, end, confidence, lat, lon are written out.
+learned tagger: the entities' text, type, canonical, name, start, end, confidence, lat, lon are written out.  ``ROOT``
+(default: the repository) is where ``tests/data`` and ``seeds`` are read: a frozen copy keeps the comparison to the code
+while others edit the test data.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from services.normalizer.textforms import display_form, matching_form
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def texts() -> list[tuple[str, str, str]]:
+def texts(root: Path = ROOT) -> list[tuple[str, str, str]]:
     """(label, display form, matching form) of every text."""
     out: list[tuple[str, str, str]] = []
 
@@ -38,7 +40,7 @@ def texts() -> list[tuple[str, str, str]]:
         text = display_form(raw)
         out.append((label, text, matching_form(text)))
 
-    for path in sorted((ROOT / "tests" / "data").glob("*.jsonl")):
+    for path in sorted((root / "tests" / "data").glob("*.jsonl")):
         for n, line in enumerate(path.read_bytes().splitlines()):
             try:
                 obj = orjson.loads(line)
@@ -48,7 +50,7 @@ def texts() -> list[tuple[str, str, str]]:
                 for key in ("title", "body", "text", "value"):
                     if isinstance(obj.get(key), str) and obj[key].strip():
                         add(f"{path.name}:{n}:{key}", obj[key])
-    for path in sorted((ROOT / "seeds").iterdir()):
+    for path in sorted((root / "seeds").iterdir()):
         if path.is_file():
             add(f"seeds/{path.name}", path.read_text(encoding="utf-8"))
     for k, group in enumerate(chunks(read_corpus())):
@@ -71,7 +73,7 @@ def main() -> None:
             ("ar", False, tagger), ("ar", True, tagger)]
     count = 0
     with open(sys.argv[1], "w", encoding="utf-8") as out:
-        for label, text, match in texts():
+        for label, text, match in texts(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT):
             for language, nisba, with_tagger in runs:
                 entities = extract_entities(text, match, gazetteer=gaz, language=language, nisba=nisba,
                                             tagger=with_tagger)
