@@ -35,8 +35,11 @@ from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates,
 from services.entities.gazetteer import Gazetteer
 from services.entities.lexicon import _GIVEN_AR_ANY
 from services.entities.linking import _gazetteer_pass
+from services.entities.organisations import _org_pass
+from services.entities.people import _people_pass, _short_form_pass
 from services.entities.places import _filter_ambiguous
 from services.entities.tagger import Tagger
+from services.entities.titles import _context_pass
 
 Mode = Literal["drop", "fill", "override", "agree"]
 FAMILIES: Final = ("gazetteer", "gazetteer_multi", "org", "context", "people", "short")
@@ -66,13 +69,13 @@ def rule_spans(doc: _Doc, gazetteer: Gazetteer, nisba: bool = False) -> list[tup
     gaz_at, org_at, ctx_at, person_at, facilities = gazetteer.positions(doc.toks, nisba)
     _gazetteer_pass(doc, gazetteer, spans, nisba, gaz_at, facilities)
     ends = [len(spans)]
-    core._org_pass(doc, gazetteer, spans, org_at)
+    _org_pass(doc, gazetteer, spans, org_at)
     ends.append(len(spans))
-    core._context_pass(doc, gazetteer, spans, ctx_at)
+    _context_pass(doc, gazetteer, spans, ctx_at)
     ends.append(len(spans))
-    core._people_pass(doc, gazetteer, spans, person_at)
+    _people_pass(doc, gazetteer, spans, person_at)
     ends.append(len(spans))
-    core._short_form_pass(doc, spans)
+    _short_form_pass(doc, spans)
     ends.append(len(spans))
     family = {}
     start = 0

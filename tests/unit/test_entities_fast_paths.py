@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rasd.inputs import read_articles
-from services.entities.core import Gazetteer, _tokens_ending_with
+from services.entities.core import Gazetteer
 from services.entities.document import (
     _SPLIT,
     _SPLIT_BMP,
@@ -29,6 +29,7 @@ from services.entities.document import (
 from services.entities.gazetteer import _Alias
 from services.entities.lexicon import _EN_FACILITY_TAILS, _EN_PARTICLES, _EN_STOP, _FACILITY_HEADS
 from services.entities.linking import _gazetteer_pass, _latin_ok
+from services.entities.people import _tokens_ending_with
 from services.normalizer.textforms import display_form, matching_form
 
 ROOT = Path(__file__).resolve().parents[2]
