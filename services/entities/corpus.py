@@ -3,7 +3,7 @@
 The corpus has one whitespace word a line (``TOKEN TAG``, IOB2 with ``PERS``/``ORG``/``LOC``/``MISC``), an empty line
 between sentences.  :func:`chunk_doc` joins consecutive sentences into one text as an article would hold them
 (each word through :func:`display_form`, words and sentences separated by a space) and tokenises it as the rules
-and the tagger do (:class:`services.entities.core._Doc`: punctuation goes to the gaps).  Each tagger token takes
+and the tagger do (:class:`services.entities.document._Doc`: punctuation goes to the gaps).  Each tagger token takes
 the tag of the corpus word it lies in (the later pieces of a word split at punctuation continue its entity).
 MISC is not an entity type of Rasd: it becomes ``O``; ``PERS`` becomes ``PERSON``.
 """

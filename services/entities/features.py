@@ -1,6 +1,6 @@
 """Token features of the Arabic sequence tagger (:mod:`services.entities.tagger`).
 
-The tokens are those of the rules (:class:`services.entities.core._Doc`: runs of word characters of the matching
+The tokens are those of the rules (:class:`services.entities.document._Doc`: runs of word characters of the matching
 form, punctuation left in the gaps), so the model is trained and run on the same units.  A token's features are
 plain strings, cheap to hash and built once per word type:
 

@@ -30,11 +30,11 @@ from operator import attrgetter
 from typing import Final, Literal
 
 from schemas.models import Entity, EntityType
-from services.entities import core
 from services.entities.document import _ADJ, _ARABIC, CONF_VARIANT, _candidates, _Doc, _slug, _Span
 from services.entities.gazetteer import Gazetteer
 from services.entities.lexicon import _GIVEN_AR_ANY
 from services.entities.linking import _gazetteer_pass
+from services.entities.models import _entities
 from services.entities.organisations import _org_pass
 from services.entities.people import _people_pass, _short_form_pass
 from services.entities.places import _filter_ambiguous
@@ -196,4 +196,4 @@ def extract(text: str, match_text: str, gazetteer: Gazetteer, tagger: Tagger, ni
         link_place_skeletons(doc, gazetteer, spans)
     spans.sort(key=attrgetter("start"))
     coords = getattr(gazetteer, "coords", None)  # (places' coordinates, when the gazetteer has them)
-    return core._entities(text, spans, coords) if coords is not None else core._entities(text, spans)
+    return _entities(text, spans, coords) if coords is not None else _entities(text, spans)

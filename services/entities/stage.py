@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from schemas.models import DedupedArticle, EnrichedArticle
 from services.common.stage import Output
 
-from .core import construct, extract_entities
+from .core import extract_entities
 from .gazetteer import Gazetteer
+from .models import construct
 from .tagger import Tagger, configured_tagger
 
 
@@ -38,4 +39,4 @@ class EntitiesStage:
         # The message's own field values (validated by the edge) and the entities (valid by construction): not
         # validated again (4.6 -> 1.2 us).
         article = construct(EnrichedArticle, {**message.__dict__, "entities": entities})
-        return [Output("enriched", article.id, article)]
+        return [Output("enriched", article.story_id, article)]  # keyed by story, like its input (the alerter's)
