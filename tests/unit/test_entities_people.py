@@ -15,9 +15,13 @@ import pytest
 
 from schemas.models import Entity, RawArticle
 from services.entities.core import Gazetteer, extract_entities
+from services.entities.document import _Doc, _Span
+from services.entities.lexicon import _NAMES
 from services.entities.names import default_lexicon
+from services.entities.people import _arabic_name_end, _given_cut, _people_pass, _short_form_pass, _tokens_ending_with
 from services.normalizer.core import normalize
 from services.normalizer.textforms import display_form, matching_form
+from tests.unit.entities_texts import texts
 
 ARTICLES = [json.loads(line) for line in
             (Path(__file__).resolve().parents[1] / "data" / "entities_people.jsonl").read_text("utf-8").splitlines()
@@ -144,6 +148,7 @@ def test_name_lexicons_are_disjoint_and_sizeable() -> None:
 
 # --- filing places kept in the text by the normalizer ------------------------------------------
 
+
 @pytest.mark.parametrize(("body", "place", "canonical_name"), [
     ("القاهرة - وكالات\n\nأعلنت الحكومة المصرية خطة جديدة لخفض الأسعار خلال العام المقبل.", "القاهرة", "Cairo"),
     ("بيروت (رويترز)\n\nقال الجيش اللبناني إن دورية تعرضت لإطلاق نار قرب الحدود الجنوبية.", "بيروت", "Beirut"),
@@ -158,3 +163,50 @@ def test_filing_place_line_is_a_place(gazetteer: Gazetteer, body: str, place: st
     hits = [e for e in ents if e.text == place]
     assert hits and hits[0].type == "LOC" and hits[0].name == canonical_name
     assert article.text[hits[0].start:hits[0].end] == place
+
+
+@pytest.mark.parametrize("text", ["", "x", "a+b c++ d+", "ab ab ab", "aab ab baab", "bab.ab-ab", "+ ++ a+ +a"])
+def test_tokens_ending_with_is_the_endswith_filter_on_edge_cases(text: str) -> None:
+    """Overlapping occurrences, occurrences across a token's end or in a gap, "+" ends, no token at all."""
+    doc = _Doc(text, text)
+    for tail in ("a", "b", "ab", "aab", "+", "b+", "++", "a b", "zz"):
+        assert _tokens_ending_with(doc, tail) == [t for t in doc.toks if t.endswith(tail)]
+
+
+def test_tokens_ending_with_is_the_endswith_filter_on_real_articles() -> None:
+    """The occurrence-based search finds the tokens ending with a tail exactly as a test of every token does, for
+    the endings (1-4 letters) and whole tokens of the real articles (Arabic and English)."""
+    found = 0
+    for text, match in texts():
+        doc = _Doc(text, match)
+        tails = {t[-k:] for t in doc.toks[:60] for k in (1, 2, 4)} | set(doc.toks[::25])
+        for tail in sorted(tails):
+            fast = _tokens_ending_with(doc, tail)
+            assert fast == [t for t in doc.toks if t.endswith(tail)]
+            found += len(fast)
+    assert found > 1000
+
+
+def _doc(text: str) -> _Doc:
+    text = display_form(text)
+    return _Doc(text, matching_form(text))
+
+
+def test_name_reader_and_given_names(gazetteer: Gazetteer) -> None:
+    """The Arabic name reader stops before "إن"; a given name may carry a proclitic."""
+    doc = _doc("وقال رئيس الوزراء نيكول باشينيان إن")
+    assert _arabic_name_end(doc, gazetteer, 3) == 4
+    assert _arabic_name_end(doc, gazetteer, 5) is None
+    assert _given_cut(matching_form("لنجيب"), _NAMES.given_ar) == 1
+    assert _given_cut(matching_form("الحرب"), _NAMES.given_ar) is None
+
+
+def test_people_pass_then_short_forms(gazetteer: Gazetteer) -> None:
+    """A given name opens a person; the family name alone later is the same person, at the short form's confidence."""
+    doc = _doc("وقال أيوب الكعبي إن الكعبي سجل")
+    spans: list[_Span] = []
+    _people_pass(doc, gazetteer, spans, gazetteer.positions(doc.toks)[3])
+    assert [doc.text[s.start:s.end] for s in spans] == ["أيوب الكعبي"]
+    _short_form_pass(doc, spans)
+    assert [doc.text[s.start:s.end] for s in spans] == ["أيوب الكعبي", "الكعبي"]
+    assert spans[1].canonical == spans[0].canonical and spans[1].confidence == 0.6
