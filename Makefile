@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv assets chaos bench clean
+.PHONY: help install kafka tools run test unit integration lint score schemas kb model ner-cv assets chaos bench bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ chaos: install kafka ## Faults on the local broker (not part of test): 3,000 art
 bench: install kafka ## Benchmark on the local broker (not part of test): BENCH_N=…, BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-scale: install ## The dedup index at 10k/100k/1M articles: RSS, state, decision and recovery times (SCALE_ARGS=…)
+	$(PY) -m bench.dedup_scale $(SCALE_ARGS)
 
 clean: ## Remove the virtualenv, caches and local state
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache *.egg-info
