@@ -23,7 +23,8 @@ def plot(result: dict[str, Any], out: Path) -> None:
     for i, (_, v) in enumerate(bars):
         ax1.text(i, v, f"{v:.0f}", ha="center", va="bottom")
     ax1.set_ylabel("messages (articles) / s, sustained")
-    ax1.set_title(f"Throughput, 6 hops, {result['n']} × {result['articles']['mean_bytes'] / 1000:.1f} KB")
+    kb = result["articles"]["mean_bytes"] / 1000
+    ax1.set_title(f"Throughput, {result.get('hops', 6)} hops, {result['n']} × {kb:.1f} KB")
 
     series = result["pipeline"].get("throughput_series") or []
     if series:

@@ -308,21 +308,19 @@ async def _publish_and_watch(bootstrap: str, raw_topic: str, raws: list[bytes], 
     holds earlier runs' records (an earlier alert is not this run's, nor an earlier copy of a seed its verdict).
 
     An article's last topic is ``articles.duplicates``, ``articles.dlq`` or, for unique articles,
-    the alerter having consumed it from ``articles.enriched`` and then from its story-keyed internal
-    topic (its consumer group has no lag left on either).
+    the alerter having consumed it from ``articles.enriched`` (its consumer group has no lag left there).
     """
     from rasd.kafka_io import Follower, group_lag, message_key, publish
+    from schemas.codec import article_id_of
 
     topics = Topics()
     alerter_group = SETTINGS_BY_SERVICE["alerter"]().app_id
     finished: set[str] = set()
 
     async def caught_up() -> bool:
-        # Faust flushes its producer before committing offsets, so once the route agent has committed all of
-        # articles.enriched its story-keyed sends are in Kafka; once the deciding agent has committed those too,
-        # every alert is in Kafka. (An unknown topic reads as None, never as caught up.)
-        return (await group_lag(bootstrap, alerter_group, topics.enriched) == 0
-                and await group_lag(bootstrap, alerter_group, f"{alerter_group}-by-story") == 0)
+        # Faust flushes its producer before committing offsets, so once the alerter has committed all of
+        # articles.enriched every alert is in Kafka. (An unknown topic reads as None, never as caught up.)
+        return await group_lag(bootstrap, alerter_group, topics.enriched) == 0
 
     followed = [topics.alerts, topics.duplicates, topics.enriched, topics.dlq]
     async with Follower(bootstrap, followed, from_latest=True) as follower:
@@ -338,8 +336,10 @@ async def _publish_and_watch(bootstrap: str, raw_topic: str, raws: list[bytes], 
                 if record.topic == topics.dlq:
                     letter = decode(record.value, DeadLetter)
                     print(f"[DLQ] {letter.stage}: {letter.error}", flush=True)
-                if record.key in keys:
-                    finished.add(record.key)
+                # Enriched articles are keyed by story: the article is known by the id in the value.
+                article = record.key if record.topic == topics.dlq else article_id_of(record.value)
+                if article in keys:
+                    finished.add(article)
             if not once:
                 continue
             if finished >= keys and await caught_up():

@@ -78,3 +78,28 @@ def decode(data: bytes | str | None, model: type[M]) -> M:
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise DecodeError(f"invalid {model.__name__}: {details}") from exc
+
+
+_ID_HEAD = b'{"id":"'
+
+
+def article_id_of(data: bytes | None) -> str | None:
+    """The ``id`` of an encoded article message (a pipeline topic's value), without decoding the article.
+
+    Messages on ``articles.unique`` and ``articles.enriched`` are keyed by story, not by article, so a consumer
+    that follows articles reads the id from the value.  :func:`encode` writes ``id`` first; any other layout is
+    parsed in full.  None for bytes that are no JSON object with a string ``id``.
+    """
+    if not data:
+        return None
+    if data.startswith(_ID_HEAD):
+        end = data.find(b'"', len(_ID_HEAD))
+        head = data[len(_ID_HEAD):end] if end > 0 else b""
+        if head and b"\\" not in head:
+            return head.decode("utf-8", errors="replace")
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None

@@ -1,15 +1,13 @@
 """The alerter service: ``articles.enriched`` → ``alerts``, one alert per story.
 
-Why a re-keying step.  Articles of one story may sit on different partitions of
-``articles.enriched`` (it is keyed by article id), and a Faust table is
-partitioned like the stream that writes it.  The ``route`` agent therefore
-forwards every enriched article, unchanged, to an internal topic
-``<app id>-by-story`` keyed by its story id (same partition count); the
-deciding agent consumes that topic, so every article of a story reaches the
-worker that owns the story's partition, in order, and the story state (highest
-severity alerted, latest alert id, places and death toll alerted) lives in the
-changelog-backed table ``alert-stories`` keyed by story id.  Any number of alerter workers may run;
-the table is recovered from its changelog on restart or rebalance.
+Why no re-keying step.  The deduplicator keys ``articles.unique`` by story id and the entities service
+keeps that key on ``articles.enriched`` (same partition count), so every article of a story is on one
+partition of the alerter's input, in order.  The story state (highest severity alerted, latest alert
+id, places and death toll alerted) lives in the changelog-backed table ``alert-stories`` keyed by story
+id and partitioned like ``articles.enriched``: the worker that owns a partition owns its stories' decisions.
+Any number of alerter workers may run; the table is recovered from its changelog on restart or rebalance.
+(Until 2026-12-07 the input was keyed by article id and a ``route`` agent re-keyed every article onto an
+internal ``<app id>-by-story`` topic: one more Kafka hop per article.)
 """
 
 from __future__ import annotations
@@ -19,10 +17,10 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.common.metrics import StageMetrics
 from services.common.settings import AlerterSettings, CommonSettings
-from services.common.worker import attach_route, attach_stage, make_app, make_topics
+from services.common.worker import attach_stage, make_app, make_topics
 
 from .core import ACTIONS, DISAGREEMENTS, Lexicon, StoryDecision
-from .stage import AlerterStage, story_key
+from .stage import AlerterStage
 
 
 def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
@@ -30,9 +28,6 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     emit_low = isinstance(settings, AlerterSettings) and settings.alert_emit_low
     app = make_app(settings, registry, worker_tag=worker_tag)
     topics = make_topics(app, settings, (AlerterStage.source, *AlerterStage.targets))
-    by_story = app.topic(
-        f"{app.conf.id}-by-story", key_type=bytes, value_type=bytes, partitions=settings.partitions, internal=True
-    )
     stories = app.Table(
         "alert-stories",
         partitions=settings.partitions,
@@ -61,7 +56,5 @@ def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: 
     stage = AlerterStage(Lexicon.load(), emit_low=emit_low, stories=stories, on_decision=count)
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
 
-    attach_route(app, topics[stage.source], by_story, topics["dlq"], metrics, name="rasd.alerter.route",
-                 key_of=story_key)
-    attach_stage(app, stage, by_story, topics, metrics)
+    attach_stage(app, stage, topics[stage.source], topics, metrics)
     return app

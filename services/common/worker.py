@@ -184,7 +184,7 @@ def make_app(settings: CommonSettings, registry: CollectorRegistry, *, worker_ta
         producer_max_request_size=settings.max_message_bytes,
         broker_commit_every=100,
         broker_commit_interval=1.0,
-        # Faust creates its internal topics (sequence, by-story, changelogs) just before the first join; if the
+        # Faust creates its internal topics (sequence, changelogs) just before the first join; if the
         # broker's metadata lags behind, the assignor skips them ("Ignoring missing topic") and with the 5-minute
         # default the stage idles until the next refresh.  A 5 s refresh triggers the rebalance that assigns them.
         consumer_metadata_max_age_ms=5000,

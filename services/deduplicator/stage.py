@@ -28,4 +28,9 @@ class DeduplicatorStage:
         verdict = self.index.check(message, now=now)
         # The validated input's field values as they are (its __dict__) rather than a model_dump() copy.
         article = DedupedArticle(**message.__dict__, dedup=verdict)
-        return [Output("unique" if verdict.status == "unique" else "duplicates", article.id, article)]
+        # Unique articles keyed by their story: every article of a story lands on one partition of
+        # ``articles.unique`` and, through entities (which keeps the key), of ``articles.enriched``, where the
+        # alerter owns the story's state — no re-keying hop.  Copies keep their own id.
+        if verdict.status == "unique":
+            return [Output("unique", article.story_id, article)]
+        return [Output("duplicates", article.id, article)]

@@ -53,7 +53,7 @@ from aiokafka.errors import KafkaError
 from rasd.kafka_io import group_lag
 from rasd.kafka_local import LocalKafka, create_topics
 from rasd.runner import WorkerProcess, Workers
-from schemas.codec import decode
+from schemas.codec import article_id_of, decode
 from schemas.models import Alert, DeadLetter, DedupedArticle, EnrichedArticle
 from schemas.topics import Topics
 from services.common.settings import SERVICES
@@ -312,14 +312,17 @@ class Outputs:
                     self.records[r.topic].append((key, value))
                     if key is None:
                         continue
-                    # Keys only while the run goes on (the article id; decoding every record would compete with
-                    # the workers for the CPU); the values are decoded once, at the end (:meth:`verdicts`).
-                    if r.topic in (t.unique, t.duplicates):
+                    # Ids only while the run goes on (decoding every record would compete with the workers for the
+                    # CPU); the values are decoded once, at the end (:meth:`verdicts`).  Unique and enriched
+                    # articles are keyed by story: their id is read from the value's head.
+                    if r.topic == t.duplicates:
                         self.decided.add(key)
-                        if r.topic == t.unique:
-                            self.unique.add(key)
+                    elif r.topic == t.unique:
+                        article = article_id_of(value) or key
+                        self.decided.add(article)
+                        self.unique.add(article)
                     elif r.topic == t.enriched:
-                        self.enriched.add(key)
+                        self.enriched.add(article_id_of(value) or key)
                     elif r.topic == t.dlq:
                         self.dead.add(key)
 
@@ -470,8 +473,7 @@ class Chaos:
 
         async def alerter_caught_up() -> bool:
             try:
-                return (await group_lag(self.bootstrap, group, self.topics.enriched) == 0
-                        and await group_lag(self.bootstrap, group, f"{group}-by-story") == 0)
+                return await group_lag(self.bootstrap, group, self.topics.enriched) == 0
             except KafkaError:
                 return False
 

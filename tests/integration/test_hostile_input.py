@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from rasd.runner import Workers
-from schemas.codec import decode
+from schemas.codec import article_id_of, decode
 from schemas.models import DeadLetter
 from schemas.topics import Topics
 from services.common.stage import reason_of
@@ -115,6 +115,8 @@ async def run(pipeline: Pipeline, messages: list[tuple[str, bytes, bytes | None]
             for records in batch.values():
                 for r in records:
                     key = (r.key or b"").decode("utf-8", "replace")
+                    if r.topic == topics.unique:  # keyed by story: the article is the id in the value
+                        key = article_id_of(r.value) or key
                     pipeline.arrivals.setdefault(key, []).append((watched[r.topic], r.value or b"", now))
     finally:
         await producer.stop()

@@ -68,19 +68,19 @@ async def test_agents_carry_a_seed_from_raw_to_alert(sent: Sent, tmp_path: Path)
     normalized = decode(value, NormalizedArticle)
     assert key == normalized.id.encode()
 
-    unique = DedupedArticle(**normalized.model_dump(), dedup=DedupVerdict(status="unique", similarity=0.0))
+    verdict = DedupVerdict(status="unique", similarity=0.0, story_id="story-of-002")
+    unique = DedupedArticle(**normalized.model_dump(), dedup=verdict)
     await drive(build_entities(settings(EntitiesSettings, tmp_path), CollectorRegistry()), encode(unique))
     topic, key, value = sent[-1]
     enriched = decode(value, EnrichedArticle)
     assert topic == "articles.enriched" and {"Azerbaijan", "France"} <= {e.name for e in enriched.entities}
+    assert key == b"story-of-002", "keyed by story: the alerter's partition owns the story, no re-keying hop"
 
     alerter = build_alerter(settings(AlerterSettings, tmp_path), CollectorRegistry())
-    await drive(alerter, value, agent_name="rasd.alerter.route")
-    topic, key, routed = sent[-1]
-    assert topic == "rasd-alerter-by-story" and key == enriched.story_id.encode() and routed == value
-    await drive(alerter, routed, agent_name="rasd.alerter")
+    assert [a.name for a in alerter.agents.values()] == ["rasd.alerter"], "one agent: no route"
+    await drive(alerter, value, agent_name="rasd.alerter")
     topic, key, value = sent[-1]
-    assert topic == "alerts" and key == enriched.story_id.encode()
+    assert topic == "alerts" and key == b"story-of-002"
     assert decode(value, Alert).severity == "high"
 
 

@@ -2,8 +2,7 @@
 
 Why: the alerter skips work for speed (issue 7) — tokens read from cached space-separated chunks
 instead of one regex pass, articles settled before the full scan when no lexicon term can match,
-entities counted with plain dicts, the route agent's story key read without parsing the whole
-article.  Each shortcut is only correct if it agrees with the plain definition on every input,
+entities counted with plain dicts.  Each shortcut is only correct if it agrees with the plain definition on every input,
 including the awkward ones (empty text, runs of spaces, tabs, newlines, punctuation glued to words,
 underscores, digits, Arabic and English, broken bytes); these tests compare them.
 """
@@ -17,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from schemas.codec import encode
-from schemas.models import DedupVerdict, EnrichedArticle, Entity, EntityType
+from schemas.models import Entity, EntityType
 from services.alerter import core
 from services.alerter.core import Lexicon, _rest_matches, _scan, _Tokens, detect
-from services.alerter.stage import _encoded_story, parsed_story_key, story_key
 from services.normalizer.textforms import display_form, matching_form
 from tests.unit.test_alerter import NOW, SEEDS, make_article
 
@@ -210,60 +207,3 @@ def test_only_four_digit_past_years_make_history(year: str, history: bool, lexic
     plain = detect(make_article(content.replace(year, "")), lexicon=lexicon, now=NOW, emit_low=True)
     assert plain is not None
     assert (alert is None or alert.score < plain.score) == history
-
-
-# --- the route agent's story key ---------------------------------------------------------------------------
-
-TRICKY = 'قال: ,"dedup":{"story_id":"evil"},"entities":[ ]}'  # the layout's markers, inside the text
-
-
-def _enriched(content: str, story: str | None) -> EnrichedArticle:
-    text = display_form(content)
-    return EnrichedArticle(
-        id="a1", title=text.split("\n", 1)[0], language="ar", text=text, match_text=matching_form(text),
-        ingested_at=NOW, dedup=DedupVerdict(status="unique", similarity=0.0, story_id=story), entities=[],
-    )
-
-
-GOOD = encode(_enriched("اشتباكات في الزاوية\nاندلعت اشتباكات مسلحة.", "story-9"))
-STORY_VALUES = [
-    pytest.param(GOOD, id="encoded-article"),
-    pytest.param(encode(_enriched("خبر\n" + TRICKY, "story-9")), id="markers-inside-the-text"),
-    pytest.param(encode(_enriched("خبر\nنص.", None)), id="no-story-falls-back-to-id"),
-    pytest.param(encode(_enriched("خبر\nنص.", "")), id="empty-story-falls-back-to-id"),
-    pytest.param(GOOD[: len(GOOD) // 2], id="truncated"),
-    pytest.param(GOOD[:-1], id="truncated-at-the-end"),
-    pytest.param(GOOD + b" junk", id="trailing-junk"),
-    pytest.param(GOOD.replace(b',"dedup":', b',"dedup":{"story_id":"x"},"dedup":', 1), id="dedup-twice"),
-    pytest.param(GOOD.replace(b'"story_id":"story-9"', b'"story_id":9'), id="story-not-a-string"),
-    pytest.param(GOOD.replace(b',"dedup":{', b',"dedup":[{', 1), id="dedup-not-an-object"),
-    pytest.param(b"\xff not json", id="not-json"),
-    pytest.param(b"[1, 2]", id="not-an-object"),
-    pytest.param(b"", id="empty"),
-    pytest.param(None, id="none"),
-]
-
-
-@pytest.mark.parametrize("value", STORY_VALUES)
-def test_story_key_equals_the_full_parse(value: bytes | None) -> None:
-    """The route agent reads the story from the small ``dedup`` object when the value has the encoder's
-    layout (~10 us instead of ~55 us for a whole article); on these inputs, encoded or broken, it must
-    give what parsing the whole value gives, and keep the original key for undecodable bytes."""
-    assert story_key(value, b"orig-key") == parsed_story_key(value, b"orig-key")
-
-
-@pytest.mark.parametrize("seed", SEEDS, ids=[p.stem for p in SEEDS])
-def test_story_key_reads_encoded_articles_without_a_full_parse(seed: Path) -> None:
-    """The cheap path is the one taken for what the entities stage really sends (so the speed-up is real)."""
-    value = encode(_enriched(seed.read_text("utf-8"), "story-" + seed.stem))
-    assert _encoded_story(value) == b"story-" + seed.stem.encode()
-    assert story_key(value, b"k") == parsed_story_key(value, b"k")
-
-
-def test_story_key_trusts_the_layout_not_the_middle() -> None:
-    """Known, documented difference (see ``_encoded_story``): bytes broken only between the layout's ends
-    and an intact ``dedup`` are routed by the story they name, where a full parse keeps the key.  Such a
-    value is dead-lettered by the deciding agent either way; this test keeps the trade-off visible."""
-    broken = GOOD.replace("الزاوية".encode(), b"\xff", 1)
-    assert parsed_story_key(broken, b"orig-key") == b"orig-key"
-    assert story_key(broken, b"orig-key") == b"story-9"

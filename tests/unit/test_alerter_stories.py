@@ -14,7 +14,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from schemas.codec import encode
 from schemas.models import Alert, AlertEntity, DedupVerdict, EnrichedArticle, Entity
 from services.alerter.core import (
     MAX_STORY_PLACES,
@@ -26,7 +25,7 @@ from services.alerter.core import (
     decide_story,
     detect,
 )
-from services.alerter.stage import AlerterStage, story_key
+from services.alerter.stage import AlerterStage
 from services.entities.shared import capital_ids
 from services.normalizer.textforms import display_form, matching_form
 
@@ -277,17 +276,6 @@ def test_without_story_state_every_article_alerts(lexicon: Lexicon) -> None:
     """``stories=None`` (``rasd process``'s per-article view) emits each article's own alert."""
     stage = AlerterStage(lexicon)
     assert all(stage.handle(article(CLASHES, i, "zawiya"), now=NOW) for i in ("a1", "a2"))
-
-
-@pytest.mark.parametrize(("value", "key", "expected"), [
-    pytest.param(encode(article(CLASHES, "a1", "story-9")), b"a1", b"story-9", id="story-id"),
-    pytest.param(encode(article(CLASHES, "a1", None)), b"a1", b"a1", id="falls-back-to-article-id"),
-    pytest.param(b"\xff not json", b"k", b"k", id="undecodable-keeps-key"),
-    pytest.param(b"[1, 2]", None, b"", id="not-an-object"),
-])
-def test_story_key(value: bytes, key: bytes | None, expected: bytes) -> None:
-    """The route agent re-keys by story so one worker owns a story; bad bytes keep their key (→ DLQ later)."""
-    assert story_key(value, key) == expected
 
 
 # Port Sudan lies in Red Sea State, in Sudan; Rafah and Khan Younis in the Gaza Strip, in Palestine.

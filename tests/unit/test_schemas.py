@@ -15,7 +15,7 @@ import orjson
 import pytest
 from pydantic import BaseModel, Field, computed_field, field_serializer
 
-from schemas.codec import DecodeError, _dumps_its_fields, decode, encode
+from schemas.codec import DecodeError, _dumps_its_fields, article_id_of, decode, encode
 from schemas.export import SCHEMA_DIR, export_schemas, render_schemas, schema_filename, stale_files
 from schemas.models import (
     TOPIC_MODELS,
@@ -329,3 +329,23 @@ def test_encode_dumps_models_whose_fields_are_not_their_dump(model: BaseModel) -
     fields, such a model nested) takes ``model_dump``: what it writes stays pydantic's JSON."""
     assert not _dumps_its_fields(type(model))
     assert encode(model) == orjson.dumps(model.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    pytest.param(b'{"id":"a-1","title":"T"}', "a-1", id="encoder-layout"),
+    pytest.param(b'{"title":"T","id":"a-2"}', "a-2", id="id-not-first"),
+    pytest.param(b'{"id":"a\\"3","x":1}', 'a"3', id="escaped-quote"),
+    pytest.param(b'{"id":7}', None, id="id-not-a-string"),
+    pytest.param(b"\xff not json", None, id="not-json"),
+    pytest.param(b"[1]", None, id="not-an-object"),
+    pytest.param(b"", None, id="empty"),
+    pytest.param(None, None, id="none"),
+])
+def test_article_id_of_reads_the_id_of_an_encoded_article(data: bytes | None, expected: str | None) -> None:
+    """Followers of ``articles.unique``/``articles.enriched`` (keyed by story) know articles by this id."""
+    assert article_id_of(data) == expected
+
+
+def test_article_id_of_agrees_with_decoding_on_what_the_encoder_writes() -> None:
+    article = RawArticle(id="بي بي سي-42", title="عنوان", body="نص")
+    assert article_id_of(encode(article)) == decode(encode(article), RawArticle).id == "بي بي سي-42"

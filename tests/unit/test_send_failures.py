@@ -24,10 +24,9 @@ from prometheus_client import CollectorRegistry
 
 from schemas.codec import decode, encode
 from schemas.models import DeadLetter, NormalizedArticle
-from services.alerter.agent import build as build_alerter
 from services.common.delivery import Delivery
 from services.common.metrics import StageMetrics
-from services.common.settings import AlerterSettings, DeduplicatorSettings, NormalizerSettings
+from services.common.settings import DeduplicatorSettings, NormalizerSettings
 from services.common.stage import (
     DEFAULT_LIMITS,
     Emit,
@@ -285,30 +284,28 @@ async def test_the_agent_survives_huge_and_refused_articles(sent: list[tuple[str
     assert count(registry, "rasd_dead_letters_total", "send") == 1
 
 
-@pytest.mark.parametrize("service", ["deduplicator", "alerter"])
-async def test_a_refused_forward_of_a_route_agent_is_a_send_dead_letter(
-    service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+async def test_a_refused_forward_of_the_route_agent_is_a_send_dead_letter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The re-keying agents (the deduplicator's sequence, the alerter's story topic) send through the same
-    delivery as the stages: a forward the producer refuses becomes a dead letter, the next one goes through."""
+    """The re-keying agent (the deduplicator's sequence topic) sends through the same delivery as the stages: a
+    forward the producer refuses becomes a dead letter, the next one goes through."""
     sent: list[tuple[str, bytes]] = []
 
     async def send(self: Topic[Any], *, key: bytes, value: bytes, **_: Any) -> None:
-        if self.get_topic_name().endswith(("-sequence", "-by-story")) and b"refuse-me" in value:
+        if self.get_topic_name().endswith("-sequence") and b"refuse-me" in value:
             raise ProducerSendError("Error while sending") from MessageSizeTooLargeError("too large")
         sent.append((self.get_topic_name(), value))
 
     monkeypatch.setattr(Topic, "send", send)
     registry = CollectorRegistry()
-    builders = {"deduplicator": (build_deduplicator, DeduplicatorSettings), "alerter": (build_alerter, AlerterSettings)}
-    build, settings = builders[service]
-    app = build(settings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path), registry)
+    service = "deduplicator"
+    app = build_deduplicator(DeduplicatorSettings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path), registry)
     [route] = [a for name, a in app.agents.items() if name.endswith(".route")]
     async with route.test_context() as ctx:
         await ctx.put(b'{"id": "refuse-me"}', key=b"a")
         await ctx.put(b'{"id": "fine"}', key=b"b")
     [(letter_topic, letter), (forward_topic, forwarded)] = sent
-    assert letter_topic == "articles.dlq" and forward_topic.endswith(("-sequence", "-by-story"))
+    assert letter_topic == "articles.dlq" and forward_topic.endswith("-sequence")
     assert reason_of(decode(letter, DeadLetter).error) == "send"
     assert forwarded == b'{"id": "fine"}'
     assert registry.get_sample_value("rasd_dead_letters_total", {"service": service, "reason": "send"}) == 1

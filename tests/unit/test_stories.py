@@ -379,3 +379,17 @@ def test_a_town_unknown_in_arabic_meets_its_known_spelling_in_english_within_a_c
     assert shares_a_place(arabic, english) and shares_a_place(english, arabic)
     elsewhere = profile_of("هجوم باتجاه أوفيرا\nشن مسلحون هجوما باتجاه بلدة أوفيرا في تشاد.", "ar")
     assert not shares_a_place(elsewhere, english)
+
+
+def test_unique_articles_are_keyed_by_their_story_and_copies_by_their_own_id() -> None:
+    """The deduplicator keys ``articles.unique`` by story id (entities keeps the key), so the alerter finds every
+    article of a story on one partition without a re-keying hop; a copy goes to ``articles.duplicates`` under its
+    own id."""
+    from services.deduplicator.stage import DeduplicatorStage
+
+    stage = DeduplicatorStage(DedupIndex(DedupConfig()))
+    first, second = next((a, b) for a in CASES for b in CASES if a["story"] == b["story"] and a["id"] != b["id"])
+    outs = [stage.handle(normalized(r), now=0.0)[0] for r in (first, second)]
+    assert [(o.topic, o.key) for o in outs] == [("unique", first["id"]), ("unique", first["id"])]
+    [out] = stage.handle(normalized({**first, "id": "copy-of-" + first["id"]}), now=0.0)
+    assert (out.topic, out.key) == ("duplicates", "copy-of-" + first["id"])
