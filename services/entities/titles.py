@@ -59,7 +59,8 @@ _TITLE_EN: Final = 2
 @lru_cache(maxsize=1 << 15)
 def _context_opener(tok: str) -> tuple[bool, int]:
     """(may token ``tok`` open a ministry?, may it open a titled person: _TITLE_AR, _TITLE_EN or 0), from the
-    word alone: the first tests of :func:`_ministry` and :func:`_arabic_titled_person` (cached per token)."""
+    word alone: the first tests of :func:`.organisations._ministry` and :func:`_arabic_titled_person` (cached per
+    token)."""
     ministry = "وزاره" in _strip(tok) or tok in _MINISTRIES or tok in _BARE_MINISTRIES
     if _ARABIC.match(tok):
         return ministry, _TITLE_AR if _any_in(tok, _TITLE_HEADS) else 0
