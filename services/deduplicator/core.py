@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import gc
 import hashlib
 import math
 import re
@@ -550,8 +551,17 @@ class DedupIndex:
             key=lambda item: int(item[0]),
         )
         self.buckets = Buckets(head=int(records[0][0]) if records else stored, next=stored)
-        for _, article_id, doc in records:
-            self.buckets.add(article_id, doc, self.config)
+        # The rebuild makes millions of long-lived objects and no reference cycles; with the cyclic collector on,
+        # each young generation filling up triggers collections that rescan the growing index (about half of
+        # the rebuild at 100k-1M articles: docs/performance.md "The dedup index at scale").
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for _, article_id, doc in records:
+                self.buckets.add(article_id, doc, self.config)
+        finally:
+            if collecting:
+                gc.enable()
         return True
 
     def check(self, article: NormalizedArticle, *, now: float) -> DedupVerdict:
