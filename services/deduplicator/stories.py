@@ -24,13 +24,14 @@ country at war weigh little, the town and the rare words of the event weigh
 much.  Two articles score per channel as the cosine of their IDF-weighted
 feature sets, summed with the channel weights of :class:`StoryRule`.
 
-A pair is considered at all only when it passes the **place gate**: a specific
-place of one article is a place of the other or contains one of its places.
-Articles that share no specific place (or name none) can join only in one
-language, by their words alone, and only when both name no place that the
-other does not contain.  So two articles in different languages join through
-the place ids they share, and two articles with no place in common almost
-never do.
+Reports of hostilities join only through the **place gate**: a specific place of
+one article is a place of the other or contains one of its places (a town the
+gazetteer does not know meets a known one through its spelling, within a country
+both name).  Other articles that share no specific place can join when nothing
+about their places contradicts and their actors (or, in one language, their rare
+words) agree; across languages through one rare actor.  So two articles in
+different languages join through the ids they share, and two reports of
+hostilities with no place in common never do (:class:`StoryQuery`).
 """
 
 from __future__ import annotations
@@ -347,7 +348,8 @@ class StoryQuery:
     1. a shared specific place (:func:`shared_places`), and — where both articles say what happened, or
        neither does — some sign of the same what or who;
     2. no hostilities reported (or both report a national event: a coup), places that do not contradict,
-       and two actors in common, or the same rare words and the same what or who;
+       and two actors in common, or the same rare words and the same what or who, or (across languages,
+       where words cannot be compared) one rare actor in common;
     3. the words alone, in one language, when neither names a place the other does not contain.
 
     Reports of hostilities never join on a country alone: two strikes in one country are two events.  The
