@@ -11,6 +11,13 @@ that says the broker cannot be reached passes, marked as the start of an outage;
 every other WARNING-or-worse aiokafka record is dropped except one every ``interval`` seconds, which passes
 with the outage's age and how many lines were dropped.  The worker's probe (:func:`watch_broker`, every
 5 s) tells it when the broker answers again, and it logs that once, with the outage's length.
+
+A broker that dies is often first seen by the group coordinator (``Heartbeat failed … not valid``, ``Marking
+the coordinator dead``, ``Group Coordinator Request failed`` a dozen times a second) before any connection
+fails, but the same lines also come when the coordinator merely moves (a worker starting, a broker restarting
+in a cluster).  So the first of them passes and its repeats are held back until the probe decides: an
+unreachable broker makes them part of the outage, a reachable one ends the hold with one line saying how many
+were dropped.
 """
 
 from __future__ import annotations
@@ -41,6 +48,11 @@ UNREACHABLE = (
     "Unable connect to", "Unable to update metadata", "Unable to request metadata", "NodeNotReadyError",
     "KafkaConnectionError", "Connect call failed", "Connection refused", "ConnectionResetError",
 )
+# What aiokafka says when the group coordinator is gone: a dead broker, or only a coordinator moving.
+COORDINATOR_LOST = (
+    "Marking the coordinator dead", "Group Coordinator Request failed", "is either not started or not valid",
+    "GroupCoordinatorNotAvailable", "NotCoordinatorForGroup", "CoordinatorNotAvailable",
+)
 
 
 class OutageLog(logging.Filter):
@@ -61,6 +73,8 @@ class OutageLog(logging.Filter):
         self._last_line = 0.0
         self.suppressed = 0  # since the last line that passed
         self.suppressed_total = 0  # in this outage
+        self.coordinator_lost_since: float | None = None  # a held-back coordinator loss the probe has not judged
+        self.coordinator_lines = 0  # its repeats dropped so far
         self._lock = threading.Lock()
 
     @property
@@ -73,8 +87,9 @@ class OutageLog(logging.Filter):
         with self._lock:
             now = self.clock()
             if self.down_since is None:
-                if not any(marker in record.getMessage() for marker in UNREACHABLE):
-                    return True
+                message = record.getMessage()
+                if not any(marker in message for marker in UNREACHABLE):
+                    return self._coordinator_record(message, now)
                 self._start(now)
                 self._rewrite(record, "Kafka broker unreachable: {} (until it is back, one line every {:.0f} s)",
                               self.interval)
@@ -88,8 +103,22 @@ class OutageLog(logging.Filter):
             self.suppressed_total += 1
             return False
 
+    def _coordinator_record(self, message: str, now: float) -> bool:
+        """Outside an outage: the first line of a coordinator loss passes, its repeats wait for the probe (at most
+        ``interval`` seconds: a loss that long with the broker reachable is worth a line again)."""
+        if not any(marker in message for marker in COORDINATOR_LOST):
+            return True
+        if self.coordinator_lost_since is None or now - self.coordinator_lost_since >= self.interval:
+            self.coordinator_lost_since, self.coordinator_lines = now, 0
+            return True
+        self.coordinator_lines += 1
+        return False
+
     def _start(self, now: float) -> None:
-        self.down_since, self._last_line, self.suppressed, self.suppressed_total = now, now, 0, 0
+        """An outage starts; the coordinator lines held back so far belong to it."""
+        held = self.coordinator_lines
+        self.down_since, self._last_line, self.suppressed, self.suppressed_total = now, now, held, held
+        self.coordinator_lost_since, self.coordinator_lines = None, 0
 
     @staticmethod
     def _rewrite(record: logging.LogRecord, template: str, *values: Any, first: bool = True) -> None:
@@ -107,13 +136,18 @@ class OutageLog(logging.Filter):
                             self.interval)
 
     def mark_up(self) -> None:
-        """The broker answered: the end of an outage, if there was one."""
+        """The broker answered: the end of an outage, if there was one, or of a held-back coordinator loss."""
         with self._lock:
             if self.down_since is None:
-                return
-            lasted, dropped = self.clock() - self.down_since, self.suppressed_total
-            self.down_since, self.suppressed, self.suppressed_total = None, 0, 0
-        self.report.info("Kafka broker reachable again after %.0f s (%d log lines suppressed)", lasted, dropped)
+                lasted, dropped = None, self.coordinator_lines
+                self.coordinator_lost_since, self.coordinator_lines = None, 0
+            else:
+                lasted, dropped = self.clock() - self.down_since, self.suppressed_total
+                self.down_since, self.suppressed, self.suppressed_total = None, 0, 0
+        if lasted is not None:
+            self.report.info("Kafka broker reachable again after %.0f s (%d log lines suppressed)", lasted, dropped)
+        elif dropped:
+            self.report.info("Kafka broker reachable: the group coordinator moved (%d log lines suppressed)", dropped)
 
 
 OUTAGE = OutageLog()  # the worker process's one instance: its filter and its probe share the outage
