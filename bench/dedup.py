@@ -97,7 +97,8 @@ def retention(articles: list[NormalizedArticle]) -> dict[str, Any]:
         "per_window": round(config.retention_s / step),
         "peak_indexed": peak,
         "final_indexed": index.indexed,
-        "final_bucket_keys": len(index.buckets.bands) + len(index.buckets.stories) + len(index.buckets.exact),
+        "final_bucket_keys": len(index.buckets.band_map()) + len(index.buckets.stories)
+        + len(index.buckets.exact_map()),
     }
 
 

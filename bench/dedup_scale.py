@@ -7,18 +7,25 @@ reports, per size:
   index (profiler, caches and pool already loaded), divided by the articles indexed — the worker memory an
   indexed article costs (its ``docs`` record *and* its in-memory buckets);
 * ``state_bytes_per_article``: the ``docs`` mapping serialised as the Faust changelog holds it (JSON key +
-  JSON value per entry, ``orjson``), per article;
+  JSON value per entry, ``orjson``; with ``--records bytes``, the default, the value is the record's orjson
+  bytes as the index stores them: a raw-serialised table), per article;
 * ``decision_us``: CPU (and wall) microseconds per :meth:`DedupIndex.check` of real normalized articles that
   are not in the index (generated with another seed), median and spread over ``--repeats`` passes;
 * ``recovery``: what a restarted worker does before its first decision.  ``rebuild_s``: a new
   :class:`DedupIndex` over the filled ``docs`` mapping, :meth:`DedupIndex.sync` (the buckets rebuilt from the
   records), median and spread over the repeats, in the fill process; ``fresh_process``: another fresh
   process reads the changelog the fill wrote (one JSON key and value per record), decodes it into a dict as a
-  Faust table replay does (``replay_s``), then syncs (``rebuild_s``), with the RSS of the records alone and
+  Faust table replay does (``replay_s``: the key decoded, the value decoded as JSON with ``--records dict``,
+  kept as bytes with ``--records bytes``), then syncs (``rebuild_s``), with the RSS of the records alone and
   of the rebuilt buckets (Kafka's own fetch of the changelog is not included);
 * ``breakdown`` (sizes up to ``--breakdown-max``): ``sys.getsizeof`` summed over every object reachable from
   each structure (``docs`` first, then the buckets; an object shared with an earlier structure — a sequence
-  number, an exact key — counts once, where it is first reached), per article.
+  number, an exact key — counts once, where it is first reached), per article; the numpy arrays of the band
+  and exact postings by their ``nbytes`` beside their open (dict) segment.
+
+``--records`` says how the index stores its records (``DedupIndex(records=...)``): ``bytes`` (the default:
+orjson bytes, what the service stores once its table is raw-serialised) or ``dict`` (decoded dicts, as a
+JSON-serialised table holds them).
 
 Then ``on_paper`` extrapolates each figure to 4.2M articles along the slope between the two largest sizes.
 
@@ -64,8 +71,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from schemas.models import DedupVerdict, NormalizedArticle
@@ -80,11 +89,13 @@ from services.deduplicator.core import (
     stored_profile,
     verdict_of,
 )
+from services.deduplicator.postings import Postings
 from services.deduplicator.stories import StoryProfile, StoryProfiler
 
 from .articles import generate
 from .dedup import normalize
 
+Records = Literal["bytes", "dict"]
 SIZES = (10_000, 100_000, 1_000_000)
 PAPER = 4_200_000
 DT = 14 * 24 * 3600.0 / PAPER
@@ -211,9 +222,9 @@ def decide(index: DedupIndex, probes: list[NormalizedArticle], now: float, tag: 
 
 
 def changelog(docs: dict[str, Any]) -> Iterable[tuple[bytes, bytes]]:
-    """The ``docs`` entries as the changelog holds them (JSON key, JSON value)."""
+    """The ``docs`` entries as the changelog holds them (JSON key, JSON value; a value stored as bytes as is)."""
     for key, value in docs.items():
-        yield orjson.dumps(key), orjson.dumps(value)
+        yield orjson.dumps(key), value if isinstance(value, bytes) else orjson.dumps(value)
 
 
 def deep_sizes(parts: list[tuple[str, Any]]) -> dict[str, int]:
@@ -239,31 +250,47 @@ def deep_sizes(parts: list[tuple[str, Any]]) -> dict[str, int]:
     return out
 
 
+def key_counts(postings: Postings) -> npt.NDArray[np.int64]:
+    """How many entries each distinct key of a postings structure has (frozen and open segments)."""
+    keys = [seg.keys for seg in postings.frozen]
+    keys.append(np.repeat(np.array(list(postings.open), dtype=np.uint64),
+                          [len(ids) for ids in postings.open.values()]))
+    _, counts = np.unique(np.concatenate(keys), return_counts=True)
+    return counts.astype(np.int64)
+
+
 def breakdown(index: DedupIndex) -> dict[str, float]:
-    """Bytes per indexed article of each structure (:func:`deep_sizes`)."""
+    """Bytes per indexed article of each structure (:func:`deep_sizes`; postings arrays by their ``nbytes``)."""
     b = index.buckets
-    sizes = deep_sizes([("docs", index.docs), ("bands", b.bands), ("stories", b.stories), ("df", b.df),
-                        ("exact", b.exact), ("queue", b.queue)])
+    sizes = deep_sizes([("docs", index.docs), ("bands_open", b.bands.open), ("stories", b.stories), ("df", b.df),
+                        ("exact_open", b.exact.open), ("queue", b.queue.ids), ("dead", b.dead)])
+    sizes["bands_arrays"] = b.bands.nbytes
+    sizes["exact_arrays"] = b.exact.nbytes
     n = index.indexed
     detail: dict[str, float] = {name: round(v / n) for name, v in sizes.items()}
-    detail["band_keys"] = round(len(b.bands) / n, 2)  # distinct band buckets per article
-    detail["band_singletons"] = round(sum(len(ids) == 1 for ids in b.bands.values()) / max(1, len(b.bands)), 3)
+    counts = key_counts(b.bands)
+    detail["band_keys"] = round(len(counts) / n, 2)  # distinct band buckets per article
+    detail["band_entries"] = round(int(counts.sum()) / n, 2)
+    detail["band_singletons"] = round(int((counts == 1).sum()) / max(1, len(counts)), 3)
+    detail["band_segments"] = len(b.bands.frozen)
     detail["story_keys"] = round(len(b.stories) / n, 2)
     detail["df_keys"] = round(len(b.df) / n, 2)
     return detail
 
 
-def measure_size(n: int, pool: dict[str, Any], repeats: int, log: Path | None, breakdown_max: int) -> dict[str, Any]:
+def measure_size(
+    n: int, pool: dict[str, Any], repeats: int, log: Path | None, breakdown_max: int, records: Records = "bytes"
+) -> dict[str, Any]:
     """Everything for one size, in this (fresh) process."""
     config = DedupConfig()
     profiler = StoryProfiler.default()
     probes = probe_articles(pool)
     templates = pool["templates"]
-    warm = DedupIndex(config, profiler=profiler)  # the token caches warmed as a running worker's are
+    warm = DedupIndex(config, profiler=profiler, records=records)  # the token caches warmed as a worker's are
     fill(warm, templates, min(n, 200))
     decide(warm, probes, T0, "warm")
     del warm
-    index = DedupIndex(config, profiler=profiler)
+    index = DedupIndex(config, profiler=profiler, records=records)
     index.sync()
     empty = settled_rss()
     t0 = time.perf_counter()
@@ -289,7 +316,8 @@ def measure_size(n: int, pool: dict[str, Any], repeats: int, log: Path | None, b
         "rss_full_mb": round(full / 2**20, 1),
         "rss_bytes_per_article": round((full - empty) / n),
         "state_bytes_per_article": round(state / n),
-        "band_buckets": len(index.buckets.bands),
+        "records": records,
+        "band_buckets": len(key_counts(index.buckets.bands)),
         "story_postings": len(index.buckets.stories),
         "df_features": len(index.buckets.df),
     }
@@ -303,7 +331,7 @@ def measure_size(n: int, pool: dict[str, Any], repeats: int, log: Path | None, b
     result["decision_us"] = {"probes": len(probes), "cpu": spread(cpu), "wall": spread(wall)}
     rebuild = []
     for _ in range(repeats):
-        recovered = DedupIndex(config, docs, profiler=profiler)
+        recovered = DedupIndex(config, docs, profiler=profiler, records=records)
         gc.collect()
         t0 = time.perf_counter()
         recovered.sync()
@@ -314,20 +342,22 @@ def measure_size(n: int, pool: dict[str, Any], repeats: int, log: Path | None, b
     return result
 
 
-def recover(log: Path) -> dict[str, Any]:
-    """A restarted worker: replay the changelog into a dict, then rebuild the buckets (fresh process)."""
+def recover(log: Path, records: Records = "bytes") -> dict[str, Any]:
+    """A restarted worker: replay the changelog into a dict (values decoded from JSON for ``dict`` records, kept
+    as the bytes a raw-serialised table gives for ``bytes``), then rebuild the buckets (fresh process)."""
     config = DedupConfig()
     profiler = StoryProfiler.default()
     empty = settled_rss()
     t0 = time.perf_counter()
     docs: dict[str, Any] = {}
+    value_of: Callable[[bytes], Any] = bytes if records == "bytes" else orjson.loads
     with open(log, "rb") as f:
         for line in f:
             key, _, value = line.rstrip(b"\n").partition(b"\t")
-            docs[orjson.loads(key)] = orjson.loads(value)
+            docs[orjson.loads(key)] = value_of(value)
     replay_s = time.perf_counter() - t0
     with_docs = settled_rss()
-    index = DedupIndex(config, docs, profiler=profiler)
+    index = DedupIndex(config, docs, profiler=profiler, records=records)
     t0 = time.perf_counter()
     index.sync()
     rebuild_s = time.perf_counter() - t0
@@ -407,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", type=int, default=300, help="real articles decided per pass")
     parser.add_argument("--breakdown-max", type=int, default=100_000, help="largest size given a getsizeof breakdown")
     parser.add_argument("--no-fresh", action="store_true", help="skip the fresh-process changelog recovery")
+    parser.add_argument("--records", choices=("bytes", "dict"), default="bytes",
+                        help="how the index stores its records (DedupIndex(records=...))")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pool-file", type=Path, help=argparse.SUPPRESS)
@@ -414,11 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recover", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.recover:
-        print(json.dumps(recover(args.recover)))
+        print(json.dumps(recover(args.recover, args.records)))
         return 0
     if args.child:
         pool = orjson.loads(args.pool_file.read_bytes())
-        print(json.dumps(measure_size(args.child, pool, args.repeats, args.log, args.breakdown_max)))
+        print(json.dumps(measure_size(args.child, pool, args.repeats, args.log, args.breakdown_max, args.records)))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
@@ -431,17 +463,17 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             log = Path(tmp) / f"changelog-{n}.tsv"
             child = ["--child", str(n), "--pool-file", str(pool_file), "--repeats", str(args.repeats),
-                     "--breakdown-max", str(args.breakdown_max)]
+                     "--breakdown-max", str(args.breakdown_max), "--records", args.records]
             result = _child([*child, *([] if args.no_fresh else ["--log", str(log)])])
             if not args.no_fresh:
-                result["recovery"]["fresh_process"] = _child(["--recover", str(log)])
+                result["recovery"]["fresh_process"] = _child(["--recover", str(log), "--records", args.records])
                 log.unlink()
             print(json.dumps(result), file=sys.stderr)
             results.append(result)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]},
-        "pool": args.pool, "probes": args.probes, "repeats": args.repeats,
+        "pool": args.pool, "probes": args.probes, "repeats": args.repeats, "records": args.records,
         "sizes": results, "on_paper": on_paper(results), "done_when": verdicts(results),
         "targets": {"rss_bytes_per_article": TARGET_RSS, "recovery_s": TARGET_RECOVERY_S,
                     "decision_vs_10k": TARGET_DECISION},

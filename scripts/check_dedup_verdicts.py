@@ -17,7 +17,9 @@ so that copies of an article arrive while earlier copies expire.  Three passes:
 * ``nopruning``: the default configuration (14-day retention), 1 s apart, no pruning.
 
 The articles are normalized once and cached (``--articles``, default ``/tmp/dedup_verdict_articles.jsonl``)
-so that a change of the normalizer does not show up as a change of verdicts.
+so that a change of the normalizer does not show up as a change of verdicts.  ``--records bytes`` stores the
+records as orjson bytes; ``--segment 16,256`` makes the band and exact postings freeze, merge and expire
+thousands of small segments (the defaults freeze one on this stream).
 """
 
 from __future__ import annotations
@@ -135,7 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--articles", type=Path, default=CACHE)
     parser.add_argument("--records", choices=("dict", "bytes"), default=None)
+    parser.add_argument("--segment", help="postings segment and block spans (e.g. 16,256), to freeze, "
+                        "merge and expire many segments on a short stream")
     args = parser.parse_args(argv)
+    if args.segment:
+        from services.deduplicator import postings
+
+        postings.SEGMENT, postings.BLOCK = (int(x) for x in args.segment.split(","))
     articles = load(args.articles)
     lines = run(articles, args.records)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -65,13 +65,18 @@ from collections.abc import Hashable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from itertools import chain, pairwise, repeat
-from operator import eq, mul
+from itertools import chain, pairwise
+from operator import eq, itemgetter, mul
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import orjson
 
 from schemas.models import DedupVerdict, NormalizedArticle
 
+from .postings import Postings, Queue
 from .stories import ACTOR, PLACE, REGION, StoryProfile, StoryProfiler, StoryQuery, StoryRule
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -426,8 +431,9 @@ def published_time(article: NormalizedArticle, now: float) -> float:
     return article.ingested_at or now
 
 
-def verdict_of(article_id: str, doc: dict[str, Any]) -> DedupVerdict:
-    """The decision stored in a doc record."""
+def verdict_of(article_id: str, doc: dict[str, Any] | bytes) -> DedupVerdict:
+    """The decision stored in a doc record (a dict, or its orjson bytes)."""
+    doc = _record(doc)
     dup = doc.get("d")
     return DedupVerdict(
         status="duplicate" if dup else "unique",
@@ -452,33 +458,60 @@ def _posted(profile: StoryProfile) -> list[Hashable]:
 class Buckets:
     """The derived, in-memory part of the index, rebuilt from ``docs`` whenever they differ.
 
-    ``bands``: LSH bucket key → sequence numbers; ``stories``: story feature (a word hash, a specific
-    place or region) → sequence numbers (most recent last); ``df``: story feature (every kind) → how many
-    retained originals have it, and ``originals``: how many there are (the IDF of :func:`story_score`);
-    ``exact``: exact key → sequence number; ``queue``: sequence number → article id, walked from ``head``
-    by retention; ``next``: the next sequence number.
+    ``bands``: LSH band key → the sequence numbers of the first ``_MAX_BAND_IDS`` live articles that have it
+    (:class:`~.postings.Postings`: numpy arrays per segment of sequence numbers); ``exact``: exact key (its
+    64 bits as an int) → the sequence number of the first live article that has it (postings capped at one);
+    ``stories``: story feature (a word hash, a specific place or region, an actor) → sequence numbers (most
+    recent last, at most ``_MAX_POSTING_IDS``); ``df``: story feature (every kind) → how many retained
+    originals have it, and ``originals``: how many there are (the IDF of :func:`story_score`); ``queue``:
+    sequence number → article id, walked from ``head`` by retention; ``dead``: sequence numbers at or past
+    ``head`` removed out of order (:meth:`remove` of a recent article: their postings entries are skipped);
+    ``next``: the next sequence number.
     """
 
-    bands: dict[int, list[int]] = field(default_factory=dict)
+    bands: Postings = field(default_factory=lambda: Postings(_MAX_BAND_IDS))
     stories: dict[Hashable, list[int]] = field(default_factory=dict)
     df: Counter[Hashable] = field(default_factory=Counter)
     originals: int = 0
-    exact: dict[str, int] = field(default_factory=dict)
-    queue: dict[int, str] = field(default_factory=dict)
+    exact: Postings = field(default_factory=lambda: Postings(1))
+    queue: Queue = field(default_factory=Queue)
     head: int = 0
     next: int = -1  # -1: never synchronised with ``docs``
+    dead: set[int] = field(default_factory=set)
+    # the last band lookup (its keys, the state it saw, its result): a decision looks its bands up to find
+    # candidates and again to index the article, with nothing changed in between
+    _memo: tuple[object, tuple[int, int, int], list[list[int]]] | None = field(default=None, repr=False)
+    _changes: int = field(default=0, repr=False)
+
+    def band_members(self, keys: tuple[int, ...] | list[int]) -> list[list[int]]:
+        """Each band key's live sequence numbers, ascending."""
+        state = (self.head, self.next, self._changes)
+        memo = self._memo
+        if memo is not None and memo[0] is keys and memo[1] == state:
+            return memo[2]
+        found = self.bands.live(keys, self.head, self.dead)
+        self._memo = (keys, state, found)
+        return found
+
+    def exact_seq(self, exact: str) -> int | None:
+        """The sequence number of the live article indexed under exact key ``exact``, if any."""
+        found = self.exact.live((_exact_int(exact),), self.head, self.dead)[0]
+        return found[0] if found else None
 
     def add(self, article_id: str, doc: dict[str, Any], config: DedupConfig, fp: Fingerprint | None = None) -> None:
         """Index one article's record (in sequence order); ``fp``, when given, is the fingerprint the
         record was made from (its band keys and story features, so they are not decoded again)."""
         seq = int(doc["n"])
-        self.queue[seq] = article_id
-        self.exact.setdefault(doc["x"], seq)
+        self.queue.put(seq, article_id)
+        exact = _exact_int(doc["x"])
+        if not self.exact.live((exact,), self.head, self.dead)[0]:
+            self.exact.add(exact, seq)
         if "g" in doc:  # exact copies carry no signature: they add nothing to the near-duplicate buckets
-            for key in fp.bands if fp is not None else band_keys(_unpack(doc["g"]), config.bands):
-                ids = self.bands.setdefault(key, [])
+            keys = fp.bands if fp is not None else tuple(band_keys(_unpack(doc["g"]), config.bands))
+            for key, ids in zip(keys, self.band_members(keys), strict=True):
                 if len(ids) < _MAX_BAND_IDS:
-                    ids.append(seq)
+                    self.bands.add(key, seq)
+        self._changes += 1
         profile = fp.story if fp is not None else stored_profile(doc)
         if "w" in doc and profile is not None:  # originals only: copies are found through their root's story
             self.originals += 1
@@ -489,13 +522,15 @@ class Buckets:
                 if len(ids) > _MAX_POSTING_IDS:
                     del ids[0]
 
-    def remove(self, doc: dict[str, Any], config: DedupConfig) -> None:
-        """Forget one article's record."""
+    def remove(self, doc: dict[str, Any] | bytes, config: DedupConfig) -> None:
+        """Forget one article's record (the band and exact entries of a sequence number are skipped once it is
+        before ``head``, or in ``dead``)."""
+        doc = _record(doc)
         seq = int(doc["n"])
-        self.queue.pop(seq, None)
-        pairs: list[tuple[dict[Any, list[int]], Any]] = []
-        if "g" in doc:
-            pairs += [(self.bands, key) for key in band_keys(_unpack(doc["g"]), config.bands)]
+        self.queue.pop(seq)
+        if seq >= self.head:
+            self.dead.add(seq)
+        self._changes += 1
         profile = stored_profile(doc)
         if profile is not None:
             self.originals -= 1
@@ -505,15 +540,115 @@ class Buckets:
                     self.df[f] = left
                 else:
                     del self.df[f]
-            pairs += [(self.stories, f) for f in _posted(profile)]
-        for table, key in pairs:
-            ids = table.get(key)
-            if ids and seq in ids:
-                ids.remove(seq)
-                if not ids:
-                    del table[key]
-        if self.exact.get(doc["x"]) == seq:
-            del self.exact[doc["x"]]
+            for f in _posted(profile):
+                ids = self.stories.get(f)
+                if ids and seq in ids:
+                    ids.remove(seq)
+                    if not ids:
+                        del self.stories[f]
+
+    def advance(self) -> None:
+        """Move ``head`` past its sequence number (pruned, or a gap)."""
+        self.dead.discard(self.head)
+        self.head += 1
+
+    def expire(self) -> None:
+        """Drop what lies wholly before ``head``: frozen postings segments, queue slots."""
+        self.bands.expire(self.head)
+        self.exact.expire(self.head)
+        self.queue.trim(self.head)
+
+    def band_map(self) -> dict[int, list[int]]:
+        """``bands`` as a dict of the live entries (tests, the bench: slow)."""
+        return self.bands.as_dict(self.head, self.dead)
+
+    def exact_map(self) -> dict[int, int]:
+        """``exact`` as a dict: exact key (int) → sequence number (tests, the bench: slow)."""
+        return {k: ids[0] for k, ids in self.exact.as_dict(self.head, self.dead).items()}
+
+    @classmethod
+    def rebuilt(cls, records: list[tuple[int, str, dict[str, Any]]], next_seq: int, config: DedupConfig) -> Buckets:
+        """The buckets that :meth:`add` of each record in sequence order gives from empty (``records``: sequence
+        number, article id, record; ascending), computed in bulk: band keys of all signatures at once
+        (:func:`band_keys_matrix`), each key's first sequence numbers by a sort, no per-record lists."""
+        head = records[0][0] if records else next_seq
+        out = cls(head=head, next=next_seq)
+        out.queue = Queue(head, [None] * ((records[-1][0] - head + 1) if records else 0))
+        ids = out.queue.ids
+        seqs = np.fromiter((r[0] for r in records), dtype=np.int64, count=len(records))
+        for seq, article_id, _ in records:
+            ids[seq - head] = article_id
+        exact = np.fromiter((_exact_int(r[2]["x"]) for r in records), dtype=np.uint64, count=len(records))
+        out.exact = Postings.built(1, exact, seqs, next_seq)
+        signed = [i for i, r in enumerate(records) if "g" in r[2]]
+        keys = band_keys_matrix([records[i][2]["g"] for i in signed], config)
+        out.bands = Postings.built(
+            _MAX_BAND_IDS, keys.ravel(), np.repeat(seqs[signed], keys.shape[1]) if len(signed) else seqs[:0], next_seq
+        )
+        stories, df = out.stories, out.df
+        posted_kinds = (PLACE, REGION, ACTOR)
+        originals = 0
+        for seq, _, doc in records:
+            if "w" not in doc:
+                continue
+            originals += 1
+            words = _unpack32(doc["w"])
+            tagged = doc.get("e", ())
+            df.update(words)
+            df.update(tagged)
+            for f in chain(words, [t for t in tagged if t[:2] in posted_kinds]):
+                posting = stories.get(f)
+                if posting is None:
+                    stories[f] = [seq]
+                else:
+                    posting.append(seq)
+                    if len(posting) > _MAX_POSTING_IDS:
+                        del posting[0]
+        out.originals = originals
+        return out
+
+
+def _exact_int(exact: str) -> int:
+    """An exact key as a 64-bit int: the key is 16 hex digits (8 bytes of BLAKE2b), so this is one to one;
+    any other string is hashed to 64 bits."""
+    if len(exact) == 16:
+        try:
+            return int(exact, 16)
+        except ValueError:
+            pass
+    return int.from_bytes(hashlib.blake2b(exact.encode(), digest_size=8).digest(), "little")
+
+
+def band_keys_matrix(packed: list[str], config: DedupConfig) -> npt.NDArray[np.uint64]:
+    """:func:`band_keys` of many packed signatures (:func:`_pack`) at once: one row of ``config.bands`` keys each.
+
+    Signatures whose length is not ``config.num_perm`` (none are written) are keyed one by one."""
+    bands, rows = config.bands, config.num_perm // config.bands
+    if not packed:
+        return np.zeros((0, bands), dtype=np.uint64)
+    width = (2 * config.num_perm + 2) // 3 * 4  # base64 characters of a packed signature
+    if any(len(p) != width for p in packed):
+        return np.array([band_keys(_unpack(p), bands) for p in packed], dtype=np.uint64).reshape(len(packed), bands)
+    # without padding (2 * num_perm bytes a multiple of 3) the strings decode as one
+    if 2 * config.num_perm % 3 == 0:
+        joined = base64.b64decode("".join(packed))
+    else:
+        joined = b"".join(map(base64.b64decode, packed))
+    raw = np.frombuffer(joined, dtype="<u2")
+    signatures = raw.reshape(len(packed), bands, rows).astype(np.uint64)
+    muls = np.array(_BAND_MULS[:rows], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = (signatures * muls).sum(axis=2, dtype=np.uint64) + np.arange(bands, dtype=np.uint64)
+    keys: npt.NDArray[np.uint64] = (np.arange(bands, dtype=np.uint64) << np.uint64(32)) | (h >> np.uint64(32))
+    return keys
+
+
+def _record(value: Any) -> dict[str, Any]:
+    """A ``docs`` record as a dict: stored as a dict (a JSON table, tests) or as its orjson bytes."""
+    if isinstance(value, dict):
+        return value
+    decoded: dict[str, Any] = orjson.loads(value)
+    return decoded
 
 
 class DedupIndex:
@@ -528,13 +663,21 @@ class DedupIndex:
     """
 
     def __init__(
-        self, config: DedupConfig, docs: MutableMapping[str, Any] | None = None, profiler: StoryProfiler | None = None
+        self, config: DedupConfig, docs: MutableMapping[str, Any] | None = None, profiler: StoryProfiler | None = None,
+        *, records: Literal["dict", "bytes"] = "dict",
     ) -> None:
-        """``profiler`` reads story profiles (default: the packaged gazetteer and lexicon, loaded once)."""
+        """``profiler`` reads story profiles (default: the packaged gazetteer and lexicon, loaded once).
+
+        ``records``: how new records are written into ``docs``: ``"dict"`` (a JSON-serialised table) or
+        ``"bytes"``, each record its orjson bytes and the counter its decimal digits (a raw-serialised table:
+        ~0.5 KB per record off the Python heap instead of ~1.5 KB of objects).  Records of either form are read
+        whatever the setting, so a table written as JSON stays readable as raw bytes (JSON text is orjson's).
+        """
         self.config = config
         self.docs: MutableMapping[str, Any] = {} if docs is None else docs
         self.buckets = Buckets()
         self.profiler = profiler or StoryProfiler.default()
+        self.records = records
 
     @property
     def indexed(self) -> int:
@@ -546,19 +689,22 @@ class DedupIndex:
         stored = int(self.docs.get(NEXT_KEY, 0))
         if stored == self.buckets.next:
             return False
-        records = sorted(
-            ((doc["n"], key, doc) for key, doc in self.docs.items() if key != NEXT_KEY and isinstance(doc, dict)),
-            key=lambda item: int(item[0]),
-        )
-        self.buckets = Buckets(head=int(records[0][0]) if records else stored, next=stored)
-        # The rebuild makes millions of long-lived objects and no reference cycles; with the cyclic collector on,
-        # each young generation filling up triggers collections that rescan the growing index (about half of
-        # the rebuild at 100k-1M articles: docs/performance.md "The dedup index at scale").
+        # The rebuild makes millions of objects and no reference cycles; with the cyclic collector on, each
+        # young generation filling up triggers collections that rescan the growing heap (docs/performance.md
+        # "The dedup index at scale").
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for _, article_id, doc in records:
-                self.buckets.add(article_id, doc, self.config)
+            records = [
+                (int(doc["n"]), key, doc)
+                for key, doc in (
+                    (key, _record(value)) for key, value in self.docs.items()
+                    if key != NEXT_KEY and isinstance(value, dict | bytes | bytearray)
+                )
+            ]
+            records.sort(key=itemgetter(0))
+            self.buckets = Buckets.rebuilt(records, stored, self.config)
+            del records
         finally:
             if collecting:
                 gc.enable()
@@ -571,7 +717,7 @@ class DedupIndex:
         """
         seen = self.docs.get(article.id)
         if seen is not None:
-            return verdict_of(article.id, seen)
+            return verdict_of(article.id, _record(seen))
         self.sync()
         self._prune(now, self.config.prune_batch)  # synchronised just above: one counter read, not two
         words = _words(article)
@@ -590,14 +736,17 @@ class DedupIndex:
     def _doc_at(self, seq: int, now: float) -> tuple[str, dict[str, Any]] | None:
         """The live (retained) article with sequence number ``seq``."""
         article_id = self.buckets.queue.get(seq)
-        doc = None if article_id is None else self.docs.get(article_id)
-        if article_id is None or doc is None or now - float(doc["t"]) > self.config.retention_s:
+        value = None if article_id is None else self.docs.get(article_id)
+        if article_id is None or value is None:
+            return None
+        doc = _record(value)
+        if now - float(doc["t"]) > self.config.retention_s:
             return None
         return article_id, doc
 
     def _exact_copy(self, exact: str, now: float) -> DedupVerdict | None:
         """The verdict for a copy of a retained article's exact key, or ``None``."""
-        exact_seq = self.buckets.exact.get(exact)
+        exact_seq = self.buckets.exact_seq(exact)
         if exact_seq is not None and (found := self._doc_at(exact_seq, now)) is not None:
             cand_id, doc = found
             return DedupVerdict(
@@ -611,7 +760,7 @@ class DedupIndex:
         best: tuple[str, dict[str, Any]] | None = None
         best_sim = 0.0
         # C-level gathering of the band buckets' members (a set comprehension over 20 keys: ~7 -> ~3 us).
-        seqs = set(chain.from_iterable(map(self.buckets.bands.get, fp.bands, repeat(()))))
+        seqs = set(chain.from_iterable(self.buckets.band_members(fp.bands)))
         for seq in sorted(seqs):  # ascending: on a tie the earlier article wins
             found = self._doc_at(seq, now)
             if found is None:
@@ -680,8 +829,13 @@ class DedupIndex:
             doc["w"] = _pack32(fp.story.words)
             doc["e"] = fp.story.tagged()
             doc["l"] = fp.story.language
-        self.docs[article_id] = doc
-        self.docs[NEXT_KEY] = seq + 1
+        if self.records == "bytes":
+            # copied: orjson's bytes keep the 4 KiB buffer they were written into (orjson 3.13), ~8x the record
+            self.docs[article_id] = bytes(memoryview(orjson.dumps(doc)))
+            self.docs[NEXT_KEY] = b"%d" % (seq + 1)
+        else:
+            self.docs[article_id] = doc
+            self.docs[NEXT_KEY] = seq + 1
         self.buckets.next = seq + 1
         self.buckets.add(article_id, doc, self.config, fp)
 
@@ -698,15 +852,19 @@ class DedupIndex:
         """:meth:`prune` on buckets already synchronised with ``docs`` (each table read costs in the service)."""
         buckets = self.buckets
         dropped = 0
+        start = buckets.head
         while buckets.head < buckets.next and (limit is None or dropped < limit):
             article_id = buckets.queue.get(buckets.head)
-            doc = None if article_id is None else self.docs.get(article_id)
+            value = None if article_id is None else self.docs.get(article_id)
+            doc = None if value is None else _record(value)
             if article_id is not None and doc is not None and doc.get("n") == buckets.head:
                 if now - float(doc["t"]) <= self.config.retention_s:
                     break
                 buckets.remove(doc, self.config)
                 del self.docs[article_id]
                 dropped += 1
-            buckets.queue.pop(buckets.head, None)
-            buckets.head += 1
+            buckets.queue.pop(buckets.head)
+            buckets.advance()
+        if buckets.head != start:
+            buckets.expire()
         return dropped

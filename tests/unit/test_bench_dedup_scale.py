@@ -47,8 +47,8 @@ def test_fill_indexes_every_article_with_its_buckets(pool: dict[str, Any]) -> No
     originals = sum("w" in doc for key, doc in index.docs.items() if key != NEXT_KEY)
     assert index.buckets.originals == originals > SIZE // 2
     # Variants are distinct articles: their exact keys and most of their bands are their own.
-    assert len(index.buckets.exact) > 0.8 * SIZE
-    assert len(index.buckets.bands) > 10 * originals
+    assert len(index.buckets.exact_map()) > 0.8 * SIZE
+    assert len(index.buckets.band_map()) > 10 * originals
 
 
 def test_copies_of_indexed_articles_are_duplicates(pool: dict[str, Any], articles: list[NormalizedArticle]) -> None:
@@ -78,10 +78,10 @@ def test_recovered_index_decides_as_the_filled_one(pool: dict[str, Any], article
     index, last = filled(pool)
     recovered = DedupIndex(DedupConfig(), copy.deepcopy(index.docs))
     assert recovered.sync()
-    assert recovered.buckets.bands == index.buckets.bands
+    assert recovered.buckets.band_map() == index.buckets.band_map()
     assert recovered.buckets.stories == index.buckets.stories
     assert recovered.buckets.df == index.buckets.df
-    assert recovered.buckets.exact == index.buckets.exact
+    assert recovered.buckets.exact_map() == index.buckets.exact_map()
     probes = probe_articles(pool) + [a.model_copy(update={"id": f"{a.id}-copy"}) for a in articles[:20]]
     for i, article in enumerate(probes):
         now = last + 1 + i

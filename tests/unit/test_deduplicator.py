@@ -122,9 +122,9 @@ def test_pruning_removes_every_bucket_entry_of_a_forgotten_article() -> None:
 def _buckets(index: DedupIndex) -> dict[str, object]:
     """Bucket entries with sequence numbers replaced by article ids (two indexes number differently)."""
     ids = index.buckets.queue
-    out: dict[str, object] = {f"b{k}": sorted(ids[v] for v in seqs) for k, seqs in index.buckets.bands.items()}
+    out: dict[str, object] = {f"b{k}": sorted(ids[v] for v in seqs) for k, seqs in index.buckets.band_map().items()}
     out |= {f"s{k}": sorted(ids[v] for v in seqs) for k, seqs in index.buckets.stories.items()}
-    out |= {f"e{k}": ids[v] for k, v in index.buckets.exact.items()}
+    out |= {f"e{k}": ids[v] for k, v in index.buckets.exact_map().items()}
     return out
 
 
