@@ -10,8 +10,8 @@ bytes, the Prometheus sensor) with one thin agent per hop that only forwards ``e
 it forwards each fetched batch, waits for the broker's acks and only then commits the batch's
 offsets (at-least-once, like Faust).
 
-A process with two hops is the deduplicator's shape: ``route`` (normalized → sequence) and
-``decide`` (sequence → unique) in one worker.
+Each process relays one hop, as each service does since the deduplicator reads ``articles.normalized``
+directly (its one-partition ``sequence`` hop went 2026-12-08).
 
 Same payloads: with ``BENCH_PAYLOADS=DIR``, a hop to topic ``T`` sends, instead of the value it received,
 the message the pipeline sends at that hop for the same article (``DIR/T.pickle``: key → value, made by
@@ -61,7 +61,7 @@ def knobs() -> dict[str, Any]:
     ``fetch_max_wait_ms`` (the consumer's fetch long-poll), ``fetch_min_bytes``, ``stage_us`` (a
     synthetic stage: that many µs of this thread's CPU per message on each process's last hop, where the
     pipeline runs its stage), ``table_writes`` (that many writes per message to a changelog-backed table
-    on the one-partition sequence hop, as the deduplicator's decide makes two) and ``edge`` (topic → the
+    on the deduplicator's one-partition hop, as its stage makes two) and ``edge`` (topic → the
     role of its messages in :data:`schemas.models.TOPIC_MODELS`: :class:`ContractEdge` on each stage hop)."""
     loaded: dict[str, Any] = json.loads(os.environ.get("BENCH_KNOBS") or "{}")
     return loaded
@@ -160,12 +160,12 @@ def run_faust(name: str, hops: RelayHops) -> None:
         source = app.topic(src, key_type=bytes, value_type=bytes)
         sink = app.topic(dst, key_type=bytes, value_type=bytes)
         value_for = sized.get(dst, {})
-        stage_hop = index == len(hops) - 1  # the stage runs on decide, not route
+        stage_hop = index == len(hops) - 1  # the stage runs on a process's last hop
         burns = stage_us > 0 and stage_hop  # the plain relay never calls burn
         edge = ContractEdge.for_hop(roles, src, dst, sized) if stage_hop else None
-        # like the deduplicator's decide: a changelog-backed table on the one-partition sequence hop
+        # like the deduplicator: a changelog-backed table on its one-partition hop
         table = app.Table(f"relay-{index}", partitions=1, schema=faust.Schema(
-            key_serializer="raw", value_serializer="raw")) if table_writes and src.endswith(".seq") else None
+            key_serializer="raw", value_serializer="raw")) if table_writes and name == "relay-deduplicator" else None
 
         async def relay(stream: faust.StreamT[Any]) -> None:
             async for event in stream.events():

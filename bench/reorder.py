@@ -1,10 +1,11 @@
 """What the stream may count when partitions are read in another order than the articles were published.
 
 The offline run (:func:`bench.articles.expected`) sees the articles in publish order.  The stream does not, at
-two places: the deduplicator's route reads ``articles.normalized`` from all its partitions into the one-partition
-sequence topic (of an original and its near-copy, either may come first and be kept; a story may be opened by
-another of its articles), and the alerter's route reads ``articles.enriched`` from all its partitions (a story
-keeps one alert and sends an update only when severity rises, so the order decides which article alerts).
+two places: the normalizer reads ``articles.raw`` from all its partitions into the one ordered partition of
+``articles.normalized`` the deduplicator decides from (of an original and its near-copy, either may come first and
+be kept; a story may be opened by another of its articles), and the alerter reads ``articles.enriched`` from all
+its partitions (a story keeps one alert and sends an update only when severity rises, so the order decides which
+article alerts).
 Kafka keeps the order *within* a partition only; :func:`interleave` makes one of the orders a consumer can see,
 and :func:`outcomes` replays the four cores with both reads interleaved, to give the range of counts a correct
 stream can report next to the offline one.

@@ -372,17 +372,18 @@ def hop_payloads(raws: list[bytes]) -> dict[str, dict[bytes, bytes]]:
     return out
 
 
-# Kafka hops from articles.raw to alerts: the stages' four, plus the deduplicator's sequence topic.
-HOPS = 5
+# Kafka hops from articles.raw to alerts: the stages' four (the deduplicator's sequence hop went 2026-12-08).
+HOPS = 4
 
 
 def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], work: Path,
                knobs: dict[str, Any] | None = None, repeats: int = 1,
                payloads: dict[str, dict[bytes, bytes]] | None = None, rate: float | None = None) -> dict[str, Any]:
-    """A chain of do-nothing relays with the pipeline's hops: 4 processes, 5 hops (one 1-partition topic).
+    """A chain of do-nothing relays with the pipeline's hops: 4 processes, 4 hops (one 1-partition topic).
 
-    The hops mirror the services': the deduplicator's route → one-partition sequence topic → decide; the
-    alerter reads ``articles.enriched`` directly (keyed by story upstream, no re-keying hop since 2026-12-07).
+    The hops mirror the services': the normalizer writes every article to one partition of ``normalized``
+    (here a one-partition topic), which the deduplicator reads directly; the alerter reads ``articles.enriched``
+    directly (keyed by story upstream).
 
     The backlog is pushed through ``repeats`` times (the same relay processes); the median run is returned.
     With ``payloads`` (:func:`hop_payloads`) each hop sends the pipeline's message for that hop (same payloads).
@@ -391,12 +392,11 @@ def run_relays(kind: str, bootstrap: str, raws: list[bytes], warm: list[bytes], 
     env, _ = scenario_env(work)
     prefix = env["RASD_APP_ID_PREFIX"]
     t = [f"{prefix}.r{i}" for i in range(5)]
-    seq = f"{prefix}.seq"
-    asyncio.run(create_topics(bootstrap, t, PARTITIONS))
-    asyncio.run(create_topics(bootstrap, [seq], 1))
-    layout = [("normalizer", [f"{t[0]}:{t[1]}"]), ("deduplicator", [f"{t[1]}:{seq}", f"{seq}:{t[2]}"]),
+    asyncio.run(create_topics(bootstrap, [t[0], *t[2:]], PARTITIONS))
+    asyncio.run(create_topics(bootstrap, [t[1]], 1))
+    layout = [("normalizer", [f"{t[0]}:{t[1]}"]), ("deduplicator", [f"{t[1]}:{t[2]}"]),
               ("entities", [f"{t[2]}:{t[3]}"]), ("alerter", [f"{t[3]}:{t[4]}"])]
-    roles = {t[1]: "normalized", seq: "normalized", t[2]: "unique", t[3]: "enriched", t[4]: "enriched"}
+    roles = {t[1]: "normalized", t[2]: "unique", t[3]: "enriched", t[4]: "enriched"}
     if (knobs or {}).get("edge"):  # the stages' input and output models (the alerter's output is alerts: none)
         knobs = {**(knobs or {}), "edge": {t[0]: "raw", **{k: v for k, v in roles.items() if k != t[4]}}}
     full_env = {**os.environ, **env, "RASD_BOOTSTRAP_SERVERS": bootstrap, "BENCH_KNOBS": json.dumps(knobs or {})}

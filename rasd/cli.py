@@ -60,8 +60,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     asyncio.run(wait_for_kafka(settings.bootstrap_servers, kafka_auth(settings), wait=args.broker_wait,
                                on_wait=f"rasd worker {args.name}: waiting up to {args.broker_wait:g} s for Kafka "
                                        "({cause})"))
-    registry = service_registry()
     module = importlib.import_module(f"services.{args.name}.agent")
+    if hasattr(module, "prepare"):  # the service's own check of its topics before Faust starts (the deduplicator's)
+        asyncio.run(module.prepare(settings))
+    registry = service_registry()
     app = module.build(settings, registry, worker_tag=args.tag)
     serve_metrics(settings, registry, args.metrics_port)
     run_worker(app, loglevel=args.loglevel)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,28 @@ from .stage import DEFAULT_LIMITS, Emit, Limits, Stage, process_message
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL = 5.0  # seconds between consumer-lag refreshes (the Prometheus scrape interval)
+# The partition of ``articles.normalized`` that holds every article, in the one order the deduplicator decides
+# them in (services/deduplicator/agent.py).
+ORDERED_PARTITION = 0
+
+
+class OnePartition:
+    """A sink that sends every message to one partition of its topic: a total order without a re-keying hop.
+
+    The normalizer sends ``articles.normalized`` through one, so that topic's :data:`ORDERED_PARTITION` is the
+    deduplicator's one ordered stream; the message keys stay the article ids.
+    """
+
+    def __init__(self, topic: Any, partition: int = ORDERED_PARTITION) -> None:
+        self.topic = topic
+        self.partition = partition
+
+    async def send(self, *, key: bytes | None = None, value: bytes | None = None) -> Any:
+        return await self.topic.send(key=key, value=value, partition=self.partition)
+
+    def get_topic_name(self) -> str:
+        name: str = self.topic.get_topic_name()
+        return name
 
 
 class ShortPollConsumerThread(faust_kafka.AIOKafkaConsumerThread):
@@ -221,16 +243,28 @@ def attach_stage(
     source: Any,
     sinks: Mapping[str, Any],
     metrics: StageMetrics,
+    *,
+    ordered: OnePartition | None = None,
 ) -> None:
     """Register the thin agent: for each event, run the stage at the edge and send what it returns (an output
-    the producer or the broker refuses becomes a dead letter: :class:`services.common.delivery.Delivery`)."""
+    the producer or the broker refuses becomes a dead letter: :class:`services.common.delivery.Delivery`).
+
+    With ``ordered`` (a :class:`OnePartition` of the source topic) the stage sees only that partition's events,
+    in their one order; an event on another partition (written before the normalizer kept one partition, or by
+    another producer) is forwarded unchanged to the ordered partition, to be decided there in its turn.
+    """
     limits = _limits.get(app, DEFAULT_LIMITS)
     sender = delivery.Delivery(stage.name, sinks, metrics, limits)
     delivery.register(app, sender)
+    forwarder = _forwarder(app, ordered, sinks["dlq"], metrics) if ordered is not None else None
 
     async def agent(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
             msg = event.message
+            if forwarder is not None and ordered is not None and msg.partition != ordered.partition:
+                await forwarder.send([Emit("forward", event.key or b"", event.value or b"")], value=event.value,
+                                     topic=msg.topic, key=event.key, partition=msg.partition, offset=msg.offset)
+                continue
             emits = process_message(
                 stage,
                 event.value,
@@ -249,39 +283,20 @@ def attach_stage(
     watch_lag(app, metrics, {source, *sinks.values()})
 
 
-def attach_route(
-    app: faust.App,
-    source: Any,
-    target: Any,
-    dlq: Any,
-    metrics: StageMetrics,
-    *,
-    name: str,
-    key_of: Callable[[bytes | None, bytes | None], bytes | None] | None = None,
-) -> None:
-    """Register a re-keying agent: every event's bytes forwarded unchanged to ``target`` (the deduplicator's
-    one-partition sequence topic, the alerter's story-keyed topic), keyed by ``key_of(value, key)`` (default:
-    its own key).  Sent like a stage's outputs (:class:`services.common.delivery.Delivery`): a forward the
-    producer or the broker refuses becomes a dead letter with reason ``send``, never a crashed agent."""
+def _forwarder(app: faust.App, target: Any, dlq: Any, metrics: StageMetrics) -> delivery.Delivery:
+    """The delivery of forwards: a forward the producer or the broker refuses becomes a dead letter with reason
+    ``send``, never a crashed agent."""
     limits = _limits.get(app, DEFAULT_LIMITS)
     sender = delivery.Delivery(metrics.service, {"forward": target, "dlq": dlq}, metrics, limits)
     delivery.register(app, sender)
-
-    async def route(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            msg, value = event.message, event.value
-            key = event.key if key_of is None else key_of(value, event.key)
-            await sender.send([Emit("forward", key or b"", value or b"")], value=value, topic=msg.topic,
-                              key=event.key, partition=msg.partition, offset=msg.offset)
-
-    app.agent(source, name=name)(route)
+    return sender
 
 
 def watch_lag(app: faust.App, metrics: StageMetrics, topics: set[Any], interval: float = LAG_INTERVAL) -> None:
     """Every ``interval`` seconds, refresh ``rasd_consumer_lag`` from the consumer's assigned partitions.
 
-    Topics are labelled by their :class:`Topics` field (``raw``, ``normalized``…); an internal topic of the
-    app (the deduplicator's ``<app id>-sequence``) by its name without the app id.
+    Topics are labelled by their :class:`Topics` field (``raw``, ``normalized``…); another topic (an internal
+    one of the app) by its name without the app id.
     """
     fields = {name: key for key, name in Topics().model_dump().items()}
     labels: dict[str, str] = {}
@@ -331,11 +346,18 @@ def run_worker(app: faust.App, *, loglevel: str = "INFO", shutdown_timeout: floa
 
 
 def build_stage_app(
-    settings: CommonSettings, registry: CollectorRegistry, stage: Stage, *, worker_tag: str = ""
+    settings: CommonSettings,
+    registry: CollectorRegistry,
+    stage: Stage,
+    *,
+    worker_tag: str = "",
+    ordered_targets: tuple[str, ...] = (),
 ) -> faust.App:
-    """The whole Faust app of a stateless stage: its source topic, its sinks and the thin agent."""
+    """The whole Faust app of a stateless stage: its source topic, its sinks and the thin agent; each target in
+    ``ordered_targets`` gets every output on one partition (:class:`OnePartition`)."""
     app = make_app(settings, registry, worker_tag=worker_tag)
-    topics = make_topics(app, settings, (stage.source, *stage.targets))
+    topics: dict[str, Any] = make_topics(app, settings, (stage.source, *stage.targets))
+    topics |= {name: OnePartition(topics[name]) for name in ordered_targets}
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
     attach_stage(app, stage, topics[stage.source], topics, metrics)
     return app

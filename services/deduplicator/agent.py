@@ -1,33 +1,43 @@
 """The deduplicator service: ``articles.normalized`` → ``articles.unique`` | ``articles.duplicates``.
 
-Why a sequencer.  A near-copy may land on any partition of
-``articles.normalized``, and Faust tables are partitioned like the stream that
-writes them, so a per-partition index would miss copies across partitions.
-The ``route`` agent therefore forwards every article (its bytes, its key) to
-a one-partition internal topic, and the ``decide`` agent, which owns that
-partition, checks and updates the one index.  Only its per-article records
-live in a changelog-backed table (two writes per decision); the buckets that
-find candidates are derived from them in memory (``core.DedupIndex``).  Any
-number of deduplicator workers may run: they share the normalized partitions
-for routing, Kafka gives the sequence partition to one of them at a time, and
-the table is recovered from its changelog on restart or failover, the buckets
-rebuilt from it before the first decision.  Decisions are made in one total order, so two copies
-arriving at once never point at each other and ``duplicate_of`` is always the
-earliest article of its group.
+One order, no re-keying hop.  A near-copy may be published on any partition of ``articles.raw``, and Faust
+tables are partitioned like the stream that writes them, so a per-partition index would miss copies across
+partitions.  The normalizer therefore writes every article to one partition of ``articles.normalized``
+(:data:`services.common.worker.ORDERED_PARTITION`, keys unchanged), and the worker that owns that partition
+checks and updates the one index in that partition's order.  Only its per-article records live in a
+changelog-backed table (two writes per decision), partitioned like ``articles.normalized`` so that Kafka hands
+the ordered partition and its changelog partition to the same worker; the buckets that find candidates are
+derived from the records in memory (``core.DedupIndex``).  Any number of deduplicator workers may run: Kafka
+gives the ordered partition to one of them at a time, and the table is recovered from its changelog on restart
+or failover, the buckets rebuilt from it before the first decision.  Decisions are made in one total order, so
+two copies arriving at once never point at each other and ``duplicate_of`` is always the earliest article of
+its group.
+
+An article found on another partition (written by a normalizer from before this layout, or by another
+producer) is forwarded to the ordered partition and decided there in its turn: an upgrade needs no drain.
+
+Until 2026-12-08 a ``route`` agent copied every article to a one-partition ``<app id>-sequence`` topic, a full
+Kafka hop per article (docs/performance.md, issue 18).  The table's changelog then had one partition; :func:`prepare`
+grows it to the partitions of ``articles.normalized`` before the worker starts (partition 0 keeps every record, so
+the index is recovered as it was).
 """
 
 from __future__ import annotations
 
 import faust
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from prometheus_client import CollectorRegistry
 
 from services.common.metrics import StageMetrics
+from services.common.security import ConfigError, kafka_auth
 from services.common.settings import CommonSettings, DeduplicatorSettings
-from services.common.worker import attach_route, attach_stage, make_app, make_topics
+from services.common.worker import OnePartition, attach_stage, make_app, make_topics
 
 from .core import DedupConfig, DedupIndex
 from .stage import DeduplicatorStage
 from .stories import StoryRule
+
+TABLE = "dedup-docs"
 
 
 def config_from(settings: CommonSettings) -> DedupConfig:
@@ -45,20 +55,46 @@ def config_from(settings: CommonSettings) -> DedupConfig:
     )
 
 
+def changelog_topic(settings: CommonSettings) -> str:
+    """The index table's changelog topic (Faust names it ``<app id>-<table>-changelog``)."""
+    return f"{settings.app_id}-{TABLE}-changelog"
+
+
 def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
-    """The deduplicator's Faust app: a router, a sequencer topic, the decision agent and its table."""
+    """The deduplicator's Faust app: the decision agent on ``articles.normalized`` and its table."""
     app = make_app(settings, registry, worker_tag=worker_tag)
     stage_names = DeduplicatorStage.source, *DeduplicatorStage.targets
     topics = make_topics(app, settings, stage_names)
-    sequence = app.topic(
-        f"{app.conf.id}-sequence", key_type=bytes, value_type=bytes, partitions=1, internal=True
-    )
     docs = app.Table(
-        "dedup-docs", partitions=1, schema=faust.Schema(key_serializer="json", value_serializer="json")
+        TABLE, partitions=settings.partitions, schema=faust.Schema(key_serializer="json", value_serializer="json")
     )
     stage = DeduplicatorStage(DedupIndex(config_from(settings), docs=docs))
     metrics = StageMetrics(registry, stage.name, consumes=[stage.source], produces=[*stage.targets, "dlq"])
-
-    attach_route(app, topics[stage.source], sequence, topics["dlq"], metrics, name="rasd.deduplicator.route")
-    attach_stage(app, stage, sequence, topics, metrics)
+    source = topics[stage.source]
+    attach_stage(app, stage, source, topics, metrics, ordered=OnePartition(source))
     return app
+
+
+async def prepare(settings: CommonSettings) -> None:
+    """Before the worker starts: the table's changelog must have as many partitions as ``articles.normalized``.
+
+    Faust refuses a table write whose source and changelog partitions differ, and a worker would wait for a
+    changelog partition that does not exist.  A changelog made by the one-partition layout is grown (its
+    partition 0, where every record is, stays as it was); ``articles.normalized`` with other partitions than
+    ``RASD_PARTITIONS`` is a configuration error, said in one line.
+    """
+    auth = kafka_auth(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **auth)
+    await admin.start()
+    try:
+        normalized, changelog = settings.topics.normalized, changelog_topic(settings)
+        # Every topic's metadata: asking for the two by name would create them on a broker that auto-creates topics.
+        found = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()
+                 if t["topic"] in (normalized, changelog) and t.get("error_code", 0) == 0}
+        if found.get(normalized, settings.partitions) != settings.partitions:
+            raise ConfigError(f"{normalized} has {found[normalized]} partitions but RASD_PARTITIONS is "
+                              f"{settings.partitions}: the deduplicator's table must be partitioned like it")
+        if 0 < found.get(changelog, 0) < settings.partitions:
+            await admin.create_partitions({changelog: NewPartitions(total_count=settings.partitions)})
+    finally:
+        await admin.close()

@@ -12,5 +12,7 @@ from .stage import NormalizerStage
 
 
 def build(settings: CommonSettings, registry: CollectorRegistry, *, worker_tag: str = "") -> faust.App:
-    """The normalizer's Faust app."""
-    return build_stage_app(settings, registry, NormalizerStage(), worker_tag=worker_tag)
+    """The normalizer's Faust app: every article on one partition of ``articles.normalized`` (the deduplicator's
+    one order, ``services/deduplicator/agent.py``), keyed by its id."""
+    stage = NormalizerStage()
+    return build_stage_app(settings, registry, stage, worker_tag=worker_tag, ordered_targets=("normalized",))

@@ -2,7 +2,9 @@
 
 Why: a near-copy may land on any partition and be read by any worker; the index
 must still be one index (see services/deduplicator/agent.py), and it must come
-back from its changelog when the worker restarts.
+back from its changelog when the worker restarts.  The copies here are published
+on partitions of articles.raw other than the original's; the normalizer puts
+them all on the ordered partition of articles.normalized.
 """
 
 from __future__ import annotations
@@ -49,17 +51,28 @@ def ids_on_other_partitions(original: str, n: int) -> list[str]:
     return ids
 
 
-async def owns_sequence_partition(worker: WorkerProcess, timeout: float) -> None:
-    """Wait until the restarted worker has joined its group and owns the sequence partition.
+async def owns_ordered_partition(worker: WorkerProcess, timeout: float) -> None:
+    """Wait until the restarted worker has joined its group and owns the ordered partition of normalized.
 
     Its lag gauge lists only the partitions it owns (refreshed every 5 s), so this is the worker's own
     word that the rebalance is over. Publishing earlier raced the join: about one run in six lost the
     copy on the one normalized partition that had no committed offset yet (see the session notes).
     """
     deadline = time.monotonic() + timeout
-    while 'rasd_consumer_lag{' not in (page := worker.metrics_text() or "") or 'topic="sequence"' not in page:
+
+    def lag_lines(page: str) -> list[str]:
+        return [line for line in page.splitlines() if line.startswith("rasd_consumer_lag{")]
+
+    def owned(line: str) -> bool:
+        return 'partition="0"' in line and 'topic="normalized"' in line
+
+    while True:
+        page = worker.metrics_text() or ""
+        if any(owned(line) for line in lag_lines(page)):
+            return
         if time.monotonic() > deadline:
-            raise AssertionError("the restarted deduplicator never reported owning the sequence partition")
+            raise AssertionError(f"the restarted deduplicator never reported owning the ordered partition: "
+                                 f"{lag_lines(page)}")
         await asyncio.sleep(0.5)
 
 
@@ -103,7 +116,7 @@ async def test_two_workers_catch_copies_on_other_partitions_and_state_survives_r
         assert dedup_a.proc.poll() is not None
         dedup_c = workers.add("deduplicator", metrics_port=free_port(), tag="-c")
         workers.wait_ready()
-        await owns_sequence_partition(dedup_c, timeout=60)
+        await owns_ordered_partition(dedup_c, timeout=60)
         await publish(kafka_bootstrap, topics.raw, [article(after_restart, NEAR_COPY)])
         # Wait for that article's own verdict, not for a third record: the restarted worker may first replay a
         # decision it took before the restart (at-least-once), which would make the third record a repeat.

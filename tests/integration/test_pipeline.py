@@ -62,7 +62,7 @@ async def test_seeds_copy_and_malformed_message_flow_through_the_four_services(
     unique = [decode(v, DedupedArticle) for _, v in seen[topics.unique]]
     assert sorted(a.id for a in unique) == sorted(seed_ids)
     assert all(a.dedup.status == "unique" for a in unique)
-    # Two articles about one offensive: one story, named by whichever seed the sequencer decided first.
+    # Two articles about one offensive: one story, named by whichever seed the deduplicator decided first.
     [story] = {a.story_id for a in unique}
     assert story in seed_ids
 

@@ -19,7 +19,9 @@ of 6 lost articles on a quiet machine (next to four busy loops, without the slow
 with it, 0 of 9 (6 of them next to four busy loops).  tests/unit/test_worker_seek.py pins the order.
 
 Articles are published straight to ``articles.normalized`` on chosen partitions (normalized by the
-normalizer's core), so the test controls which partitions have a committed offset at each moment.
+normalizer's core), so the test controls which partitions have a committed offset at each moment.  Those off
+the ordered partition are what a normalizer from before the one-partition layout wrote: the deduplicator
+forwards them to the ordered partition, so each must still be read, forwarded and decided exactly once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from schemas.models import DedupedArticle, RawArticle
 from services.normalizer.core import normalize
 
 from .helpers import Seen, collect, free_port, isolated_env
-from .test_dedup_scale import NEAR_COPY, SEED_002, owns_sequence_partition
+from .test_dedup_scale import NEAR_COPY, SEED_002, owns_ordered_partition
 
 HERE = Path(__file__).resolve().parent
 FILLERS = [
@@ -116,14 +118,14 @@ async def test_articles_on_never_committed_partitions_are_decided_across_start_a
 
         # Restart: partition 3 has never held a record, so it has no committed offset when the new worker
         # joins.  Copies of the original land on it as the worker starts, and other articles keep arriving
-        # (on every partition) until the worker owns the sequence partition, i.e. all through its join and
+        # (on every partition) until the worker owns the ordered partition, i.e. all through its join and
         # table recovery.
         first.stop()
         workers.procs.remove(first)
         second = workers.add("deduplicator", metrics_port=free_port(), tag="-2")
         await pub.send("near-copy", NEAR_COPY, 3)
         await pub.send("exact-copy", SEED_002, 3)
-        joined = asyncio.create_task(owns_sequence_partition(second, timeout=60))
+        joined = asyncio.create_task(owns_ordered_partition(second, timeout=60))
         i = 0
         while not joined.done():
             await pub.send(f"restart-{i}", FILLERS[(10 + i) % len(FILLERS)], (3, 1, 2)[i % 3])

@@ -28,7 +28,14 @@ from schemas.models import (
     NormalizedArticle,
 )
 from services.alerter.agent import build as build_alerter
-from services.common.settings import AlerterSettings, CommonSettings, EntitiesSettings, NormalizerSettings
+from services.common.settings import (
+    AlerterSettings,
+    CommonSettings,
+    DeduplicatorSettings,
+    EntitiesSettings,
+    NormalizerSettings,
+)
+from services.deduplicator.agent import build as build_deduplicator
 from services.entities.agent import build as build_entities
 from services.normalizer.agent import build as build_normalizer
 from services.normalizer.textforms import matching_form
@@ -82,6 +89,36 @@ async def test_agents_carry_a_seed_from_raw_to_alert(sent: Sent, tmp_path: Path)
     topic, key, value = sent[-1]
     assert topic == "alerts" and key == b"story-of-002"
     assert decode(value, Alert).severity == "high"
+
+
+async def test_normalized_articles_are_one_ordered_partition_the_deduplicator_decides_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Why: the deduplicator decides in one total order without a re-keying hop.  The normalizer sends every
+    article to partition 0 of ``articles.normalized`` (keyed by its id); the deduplicator decides what it reads
+    there and forwards, undecided, what it finds on another partition (a normalizer from before that layout)."""
+    partitions: list[tuple[str, bytes, int | None]] = []
+
+    async def recorder(self: Topic[Any], *, key: bytes, value: bytes, partition: int | None = None, **_: Any) -> None:
+        partitions.append((self.get_topic_name(), value, partition))
+
+    monkeypatch.setattr(Topic, "send", recorder)
+    [raw] = read_articles([SEED_002])
+    await drive(build_normalizer(settings(NormalizerSettings, tmp_path), CollectorRegistry()), raw)
+    [(topic, normalized, partition)] = partitions
+    assert (topic, partition) == ("articles.normalized", 0)
+
+    partitions.clear()
+    registry = CollectorRegistry()
+    [agent] = build_deduplicator(settings(DeduplicatorSettings, tmp_path), registry).agents.values()
+    async with agent.test_context() as ctx:
+        await ctx.put(normalized, key=b"k", partition=0)
+        await ctx.put(normalized, key=b"k", partition=3)
+    decided = [(t, p) for t, _, p in partitions if not t.endswith("-changelog")]
+    assert decided == [("articles.unique", None), ("articles.normalized", 0)]
+    assert partitions[-1][1] == normalized, "forwarded unchanged, to be decided in its turn"
+    assert registry.get_sample_value("rasd_messages_consumed_total",
+                                     {"service": "deduplicator", "topic": "normalized"}) == 1
 
 
 async def test_agent_survives_bad_input_and_keeps_going(sent: Sent, tmp_path: Path) -> None:

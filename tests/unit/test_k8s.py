@@ -125,7 +125,7 @@ def test_metrics_service_selects_the_deployment_pods(service: str) -> None:
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": port, "targetPort": "metrics"}]
 
 
-def test_deduplicator_replicas_follow_the_sequencer_note() -> None:
+def test_deduplicator_replicas_follow_the_ordered_partition_note() -> None:
     """Decisions run on one partition: more than two replicas buy nothing (docs/operations.md)."""
     replicas = {name: d["spec"]["replicas"] for name, d in of_kind("Deployment").items()}
     assert 1 <= replicas["rasd-deduplicator"] <= 2

@@ -284,28 +284,28 @@ async def test_the_agent_survives_huge_and_refused_articles(sent: list[tuple[str
     assert count(registry, "rasd_dead_letters_total", "send") == 1
 
 
-async def test_a_refused_forward_of_the_route_agent_is_a_send_dead_letter(
+async def test_a_refused_forward_of_an_article_off_the_ordered_partition_is_a_send_dead_letter(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The re-keying agent (the deduplicator's sequence topic) sends through the same delivery as the stages: a
-    forward the producer refuses becomes a dead letter, the next one goes through."""
-    sent: list[tuple[str, bytes]] = []
+    """The deduplicator forwards an article found off the ordered partition of ``articles.normalized`` through the
+    same delivery as the stages: a forward the producer refuses becomes a dead letter, the next one goes through."""
+    sent: list[tuple[str, bytes, int | None]] = []
 
-    async def send(self: Topic[Any], *, key: bytes, value: bytes, **_: Any) -> None:
-        if self.get_topic_name().endswith("-sequence") and b"refuse-me" in value:
+    async def send(self: Topic[Any], *, key: bytes, value: bytes, partition: int | None = None, **_: Any) -> None:
+        if self.get_topic_name() == "articles.normalized" and b"refuse-me" in value:
             raise ProducerSendError("Error while sending") from MessageSizeTooLargeError("too large")
-        sent.append((self.get_topic_name(), value))
+        sent.append((self.get_topic_name(), value, partition))
 
     monkeypatch.setattr(Topic, "send", send)
     registry = CollectorRegistry()
     service = "deduplicator"
     app = build_deduplicator(DeduplicatorSettings(bootstrap_servers="127.0.0.1:9", data_dir=tmp_path), registry)
-    [route] = [a for name, a in app.agents.items() if name.endswith(".route")]
-    async with route.test_context() as ctx:
-        await ctx.put(b'{"id": "refuse-me"}', key=b"a")
-        await ctx.put(b'{"id": "fine"}', key=b"b")
-    [(letter_topic, letter), (forward_topic, forwarded)] = sent
-    assert letter_topic == "articles.dlq" and forward_topic.endswith("-sequence")
+    [agent] = app.agents.values()
+    async with agent.test_context() as ctx:
+        await ctx.put(b'{"id": "refuse-me"}', key=b"a", partition=2)
+        await ctx.put(b'{"id": "fine"}', key=b"b", partition=3)
+    [(letter_topic, letter, _), (forward_topic, forwarded, partition)] = sent
+    assert letter_topic == "articles.dlq" and (forward_topic, partition) == ("articles.normalized", 0)
     assert reason_of(decode(letter, DeadLetter).error) == "send"
     assert forwarded == b'{"id": "fine"}'
     assert registry.get_sample_value("rasd_dead_letters_total", {"service": service, "reason": "send"}) == 1
