@@ -252,7 +252,7 @@ def deep_sizes(parts: list[tuple[str, Any]]) -> dict[str, int]:
 
 def key_counts(postings: Postings) -> npt.NDArray[np.int64]:
     """How many entries each distinct key of a postings structure has (frozen and open segments)."""
-    keys = [seg.keys for seg in postings.frozen]
+    keys = [seg.unpacked()[0] for seg in postings.frozen]
     keys.append(np.repeat(np.array(list(postings.open), dtype=np.uint64),
                           [len(ids) for ids in postings.open.values()]))
     _, counts = np.unique(np.concatenate(keys), return_counts=True)

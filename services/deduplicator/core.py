@@ -60,13 +60,14 @@ import hashlib
 import math
 import re
 import struct
+from array import array
 from collections import Counter
-from collections.abc import Hashable, Iterable, MutableMapping
+from collections.abc import Hashable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from itertools import chain, pairwise
-from operator import eq, itemgetter, mul
+from operator import eq, mul
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -76,7 +77,7 @@ import orjson
 
 from schemas.models import DedupVerdict, NormalizedArticle
 
-from .postings import Postings, Queue
+from .postings import Postings, Queue, release_free_memory
 from .stories import ACTOR, PLACE, REGION, StoryProfile, StoryProfiler, StoryQuery, StoryRule
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -567,31 +568,64 @@ class Buckets:
         return {k: ids[0] for k, ids in self.exact.as_dict(self.head, self.dead).items()}
 
     @classmethod
-    def rebuilt(cls, records: list[tuple[int, str, dict[str, Any]]], next_seq: int, config: DedupConfig) -> Buckets:
-        """The buckets that :meth:`add` of each record in sequence order gives from empty (``records``: sequence
-        number, article id, record; ascending), computed in bulk: band keys of all signatures at once
-        (:func:`band_keys_matrix`), each key's first sequence numbers by a sort, no per-record lists."""
-        head = records[0][0] if records else next_seq
+    def rebuilt(cls, docs: Mapping[str, Any], next_seq: int, config: DedupConfig) -> Buckets:
+        """The buckets that :meth:`add` of each record of ``docs`` in sequence order gives from empty, computed
+        in bulk: band keys of all signatures at once (:func:`band_keys_matrix`), each key's first sequence
+        numbers by a sort.
+
+        Two passes over the records, each decoding one record at a time: the first gathers numbers into arrays
+        (sequence numbers, exact keys, signatures), the second the story features of the originals in sequence
+        order.  No decoded record outlives its turn, so the long-lived postings made in the second pass are not
+        scattered among freed ones (a worker's memory after a rebuild is what the index holds).
+        """
+        ids: list[str] = []
+        seqs, exact, signed, originals = array("q"), array("Q"), array("q"), array("q")
+        signatures = bytearray()
+        odd: list[tuple[int, list[int]]] = []  # signatures not num_perm long (none are written): keyed one by one
+        width = 2 * config.num_perm
+        for key, value in docs.items():
+            if key == NEXT_KEY or not isinstance(value, dict | bytes | bytearray):
+                continue
+            doc = _record(value)
+            i = len(ids)
+            ids.append(key)
+            seqs.append(int(doc["n"]))
+            exact.append(_exact_int(doc["x"]))
+            if "g" in doc:
+                raw = base64.b64decode(doc["g"])
+                if len(raw) == width:
+                    signed.append(i)
+                    signatures += raw
+                else:
+                    odd.append((i, band_keys(_unpack(doc["g"]), config.bands)))
+            if "w" in doc:
+                originals.append(i)
+        n = len(ids)
+        seq = np.frombuffer(seqs, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+        order = np.argsort(seq, kind="stable")
+        head = int(seq[order[0]]) if n else next_seq
         out = cls(head=head, next=next_seq)
-        out.queue = Queue(head, [None] * ((records[-1][0] - head + 1) if records else 0))
-        ids = out.queue.ids
-        seqs = np.fromiter((r[0] for r in records), dtype=np.int64, count=len(records))
-        for seq, article_id, _ in records:
-            ids[seq - head] = article_id
-        exact = np.fromiter((_exact_int(r[2]["x"]) for r in records), dtype=np.uint64, count=len(records))
-        out.exact = Postings.built(1, exact, seqs, next_seq)
-        signed = [i for i, r in enumerate(records) if "g" in r[2]]
-        keys = band_keys_matrix([records[i][2]["g"] for i in signed], config)
-        out.bands = Postings.built(
-            _MAX_BAND_IDS, keys.ravel(), np.repeat(seqs[signed], keys.shape[1]) if len(signed) else seqs[:0], next_seq
-        )
+        out.queue = Queue(head, [None] * ((int(seq[order[-1]]) - head + 1) if n else 0))
+        slots = out.queue.ids
+        for i in order.tolist():
+            slots[int(seq[i]) - head] = ids[i]
+        out.exact = Postings.built(1, np.frombuffer(exact, dtype=np.uint64) if n else np.zeros(0, np.uint64), seq,
+                                   next_seq)
+        where = np.frombuffer(signed, dtype=np.int64) if len(signed) else np.zeros(0, dtype=np.int64)
+        keys = _band_keys_raw(np.frombuffer(bytes(signatures), dtype="<u2"), len(signed), config)
+        del signatures
+        band_seqs = np.repeat(seq[where], config.bands)
+        if odd:
+            keys = np.concatenate((keys.ravel(), np.array([k for _, ks in odd for k in ks], dtype=np.uint64)))
+            band_seqs = np.concatenate((band_seqs, np.repeat(seq[[i for i, _ in odd]], [len(ks) for _, ks in odd])))
+        out.bands = Postings.built(_MAX_BAND_IDS, keys.ravel(), band_seqs, next_seq)
+        del keys, band_seqs
         stories, df = out.stories, out.df
         posted_kinds = (PLACE, REGION, ACTOR)
-        originals = 0
-        for seq, _, doc in records:
-            if "w" not in doc:
-                continue
-            originals += 1
+        first = np.frombuffer(originals, dtype=np.int64) if len(originals) else np.zeros(0, dtype=np.int64)
+        first = first[np.argsort(seq[first], kind="stable")]
+        for i, at in zip(first.tolist(), seq[first].tolist(), strict=True):
+            doc = _record(docs[ids[i]])
             words = _unpack32(doc["w"])
             tagged = doc.get("e", ())
             df.update(words)
@@ -599,12 +633,12 @@ class Buckets:
             for f in chain(words, [t for t in tagged if t[:2] in posted_kinds]):
                 posting = stories.get(f)
                 if posting is None:
-                    stories[f] = [seq]
+                    stories[f] = [at]
                 else:
-                    posting.append(seq)
+                    posting.append(at)
                     if len(posting) > _MAX_POSTING_IDS:
                         del posting[0]
-        out.originals = originals
+        out.originals = len(first)
         return out
 
 
@@ -623,9 +657,7 @@ def band_keys_matrix(packed: list[str], config: DedupConfig) -> npt.NDArray[np.u
     """:func:`band_keys` of many packed signatures (:func:`_pack`) at once: one row of ``config.bands`` keys each.
 
     Signatures whose length is not ``config.num_perm`` (none are written) are keyed one by one."""
-    bands, rows = config.bands, config.num_perm // config.bands
-    if not packed:
-        return np.zeros((0, bands), dtype=np.uint64)
+    bands = config.bands
     width = (2 * config.num_perm + 2) // 3 * 4  # base64 characters of a packed signature
     if any(len(p) != width for p in packed):
         return np.array([band_keys(_unpack(p), bands) for p in packed], dtype=np.uint64).reshape(len(packed), bands)
@@ -634,8 +666,13 @@ def band_keys_matrix(packed: list[str], config: DedupConfig) -> npt.NDArray[np.u
         joined = base64.b64decode("".join(packed))
     else:
         joined = b"".join(map(base64.b64decode, packed))
-    raw = np.frombuffer(joined, dtype="<u2")
-    signatures = raw.reshape(len(packed), bands, rows).astype(np.uint64)
+    return _band_keys_raw(np.frombuffer(joined, dtype="<u2"), len(packed), config)
+
+
+def _band_keys_raw(values: npt.NDArray[np.uint16], count: int, config: DedupConfig) -> npt.NDArray[np.uint64]:
+    """:func:`band_keys` of ``count`` signatures given as their concatenated ``num_perm`` 16-bit values."""
+    bands, rows = config.bands, config.num_perm // config.bands
+    signatures = values.reshape(count, bands, rows).astype(np.uint64)
     muls = np.array(_BAND_MULS[:rows], dtype=np.uint64)
     with np.errstate(over="ignore"):
         h = (signatures * muls).sum(axis=2, dtype=np.uint64) + np.arange(bands, dtype=np.uint64)
@@ -695,16 +732,8 @@ class DedupIndex:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            records = [
-                (int(doc["n"]), key, doc)
-                for key, doc in (
-                    (key, _record(value)) for key, value in self.docs.items()
-                    if key != NEXT_KEY and isinstance(value, dict | bytes | bytearray)
-                )
-            ]
-            records.sort(key=itemgetter(0))
-            self.buckets = Buckets.rebuilt(records, stored, self.config)
-            del records
+            self.buckets = Buckets.rebuilt(self.docs, stored, self.config)
+            release_free_memory()  # the rebuild's sorts and decoded records, freed: their pages back to the system
         finally:
             if collecting:
                 gc.enable()

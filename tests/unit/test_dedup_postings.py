@@ -61,16 +61,20 @@ class Model:
                     del self.lists[key]
 
 
-def test_postings_keep_what_the_dict_of_lists_kept(small_segments: None) -> None:
+@pytest.mark.parametrize(("cap", "base"), [(3, 0), (1, 2**63), (2, 2**58)])
+def test_postings_keep_what_the_dict_of_lists_kept(small_segments: None, cap: int, base: int) -> None:
     """Random adds (a few keys, so caps fill), pruning from the head and removals out of order: every key's live
-    sequence numbers are the model's list, at every step, across freezes, merges and expiries."""
-    rng = random.Random(3)
-    cap = 3
+    sequence numbers are the model's list, at every step, across freezes, merges and expiries.  Keys from
+    ``base`` on: small ones are packed with their offsets, 64-bit ones (exact keys) are not, and keys from 2^58
+    on give packed and unpacked segments side by side (5 offset bits: only keys below 2^59 pack)."""
+    rng = random.Random(3 + cap)
     model, real = Model(cap), Postings(cap)
     head, dead = 0, set[int]()
     keys_of: dict[int, list[int]] = {}
     for seq in range(400):
-        keys = rng.sample(range(12), rng.randint(1, 4))
+        keys = [base + k for k in rng.sample(range(12), rng.randint(1, 4))]
+        if base == 2**58 and seq % 40 < 20:  # some segments with every key below 2^59, some not
+            keys = [k + 2**58 for k in keys]
         keys_of[seq] = keys
         found = real.live(keys, head, dead)
         for key, ids in zip(keys, found, strict=True):
@@ -102,7 +106,9 @@ def test_a_segment_is_frozen_when_an_article_falls_past_it(small_segments: None)
     assert p.open_lo == 4 and p.open == {3: [6]}
     (seg,) = p.frozen
     assert (seg.lo, seg.hi) == (0, 4)
-    assert seg.keys.tolist() == [3, 5, 5, 9] and seg.offsets.tolist() == [1, 0, 2, 3]
+    keys, offsets = seg.unpacked()
+    assert keys.tolist() == [3, 5, 5, 9] and offsets.tolist() == [1, 0, 2, 3]
+    assert seg.offsets is None and seg.keys.tolist() == [3 << 5 | 1, 5 << 5, 5 << 5 | 2, 9 << 5 | 3]  # packed
     assert p.live([3, 5, 9, 4], 0, set()) == [[1, 6], [0, 2], [3], []]
     assert p.live([3, 5], 2, {6}) == [[], [2]]  # before head, or dead: skipped
 
@@ -116,7 +122,7 @@ def test_segments_merge_within_a_block_and_not_across(small_segments: None) -> N
     assert all(lo // 32 == (hi - 1) // 32 for lo, hi in spans), spans
     assert spans[0] == (0, 32) and len(spans) <= 4
     for seg in p.frozen:  # sorted by (key, sequence number)
-        pairs = list(zip(seg.keys.tolist(), seg.offsets.tolist(), strict=True))
+        pairs = list(zip(*(a.tolist() for a in seg.unpacked()), strict=True))
         assert pairs == sorted(pairs)
     assert p.live([3], 0, set()) == [list(range(3, 64, 7))]  # (add does not check the cap: its caller does)
 
@@ -231,7 +237,7 @@ def test_the_bulk_rebuild_equals_adding_each_record_in_order() -> None:
     one_by_one = Buckets(head=records[0][0], next=len(records))
     for _, article_id, doc in records:
         one_by_one.add(article_id, doc, index.config)
-    bulk = Buckets.rebuilt(records, len(records), index.config)
+    bulk = Buckets.rebuilt(index.docs, len(records), index.config)
     assert bulk.band_map() == one_by_one.band_map() and bulk.exact_map() == one_by_one.exact_map()
     assert (bulk.stories, bulk.df, bulk.originals) == (one_by_one.stories, one_by_one.df, one_by_one.originals)
     assert bulk.queue.ids == one_by_one.queue.ids
