@@ -66,3 +66,23 @@ def test_no_equal_rate_ratio_without_the_paced_relay() -> None:
     summarise(r, 240.0)
     assert "faust_relay_at_pipeline_rate" not in r["worker_cpu_ms_per_article"]
     assert "cpu_ratio_at_pipeline_rate" not in r
+
+
+def test_cpu_figures_are_medians_over_the_backlogs_with_their_spread() -> None:
+    """Why (issue 18, item 4): one backlog's CPU moves by 10-20 % on this machine, so each figure is the median of
+    the backlogs with [min, max] beside it, and the issue's two CPU targets get a range too."""
+    r = result(paced=True)
+    r["pipeline"]["cpu_s_runs"] = [r["pipeline"]["cpu_s"], {"a": 14.0}, {"a": 20.0}]  # 16, 14, 20 ms per article
+    r["bare_relay"]["cpu_s_runs"] = [{"a": 0.5}, {"a": 0.4}, {"a": 0.6}]
+    summarise(r, 240.0)
+    cpu, spread = r["worker_cpu_ms_per_article"], r["worker_cpu_ms_per_article_range"]
+    assert cpu["pipeline"] == 16.0 and spread["pipeline"] == [14.0, 20.0]
+    assert cpu["bare_relay"] == 0.5 and spread["bare_relay"] == [0.4, 0.6]
+    assert spread["faust_relay"] == [2.5, 2.5], "a chain measured once has no spread"
+    stages = cpu["pipeline_stages"]
+    assert r["framework_tax_cpu"]["median"] == pytest.approx((16.0 - stages) / 0.5, abs=0.01)
+    assert r["framework_tax_cpu"]["range"] == [pytest.approx((14.0 - stages) / 0.6, abs=0.01),
+                                                pytest.approx((20.0 - stages) / 0.4, abs=0.01)]
+    assert r["cpu_vs_relay_at_pipeline_rate"] == {"median": pytest.approx(16.0 / 12.0, abs=0.01),
+                                                  "range": [pytest.approx(14.0 / 12.0, abs=0.01),
+                                                            pytest.approx(20.0 / 12.0, abs=0.01)]}
