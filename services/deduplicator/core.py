@@ -44,7 +44,11 @@ sequence number; it is the only stored state.  The buckets that find
 candidates — LSH buckets, story postings, exact keys and the retention queue —
 are derived from the records in memory (:class:`Buckets`) and rebuilt whenever
 the stored counter differs from the one in memory (after a restart's table
-recovery, or a failover), so a decision costs two table writes.  Every
+recovery, or a failover), so a decision costs two table writes.  The band and
+exact buckets are numpy arrays per segment of sequence numbers (``postings.py``),
+the rebuild computes them in bulk, and with ``records="bytes"`` each record is
+kept as its orjson bytes, decoded when read (docs/performance.md, "The dedup
+index at scale": ~0.9 KB of worker memory per article instead of ~4.8 KB).  Every
 :meth:`DedupIndex.check` forgets up to ``prune_batch`` of the oldest articles
 that have left the retention window, so the index stays bounded without a
 scan and every write happens inside the event that caused it (a Faust table
@@ -481,12 +485,13 @@ class Buckets:
     dead: set[int] = field(default_factory=set)
     # the last band lookup (its keys, the state it saw, its result): a decision looks its bands up to find
     # candidates and again to index the article, with nothing changed in between
-    _memo: tuple[object, tuple[int, int, int], list[list[int]]] | None = field(default=None, repr=False)
-    _changes: int = field(default=0, repr=False)
+    _memo: tuple[object, tuple[int, int], list[list[int]]] | None = field(default=None, repr=False)
+    _exact_memo: tuple[int, tuple[int, int], list[int]] | None = field(default=None, repr=False)
+    _changes: int = field(default=0, repr=False)  # counts adds and removals: a memo is of one state
 
     def band_members(self, keys: tuple[int, ...] | list[int]) -> list[list[int]]:
         """Each band key's live sequence numbers, ascending."""
-        state = (self.head, self.next, self._changes)
+        state = (self.head, self._changes)
         memo = self._memo
         if memo is not None and memo[0] is keys and memo[1] == state:
             return memo[2]
@@ -496,8 +501,19 @@ class Buckets:
 
     def exact_seq(self, exact: str) -> int | None:
         """The sequence number of the live article indexed under exact key ``exact``, if any."""
-        found = self.exact.live((_exact_int(exact),), self.head, self.dead)[0]
+        found = self._exact_members(_exact_int(exact))
         return found[0] if found else None
+
+    def _exact_members(self, key: int) -> list[int]:
+        """The live sequence numbers under an exact key (at most one); remembered like :meth:`band_members`
+        (a decision looks its exact key up, then indexes it)."""
+        state = (self.head, self._changes)
+        memo = self._exact_memo
+        if memo is not None and memo[0] == key and memo[1] == state:
+            return memo[2]
+        found = self.exact.live((key,), self.head, self.dead)[0]
+        self._exact_memo = (key, state, found)
+        return found
 
     def add(self, article_id: str, doc: dict[str, Any], config: DedupConfig, fp: Fingerprint | None = None) -> None:
         """Index one article's record (in sequence order); ``fp``, when given, is the fingerprint the
@@ -505,14 +521,18 @@ class Buckets:
         seq = int(doc["n"])
         self.queue.put(seq, article_id)
         exact = _exact_int(doc["x"])
-        if not self.exact.live((exact,), self.head, self.dead)[0]:
-            self.exact.add(exact, seq)
+        first = not self._exact_members(exact)
+        keys: tuple[int, ...] | list[int] = ()
+        members: list[list[int]] = []
         if "g" in doc:  # exact copies carry no signature: they add nothing to the near-duplicate buckets
             keys = fp.bands if fp is not None else tuple(band_keys(_unpack(doc["g"]), config.bands))
-            for key, ids in zip(keys, self.band_members(keys), strict=True):
-                if len(ids) < _MAX_BAND_IDS:
-                    self.bands.add(key, seq)
-        self._changes += 1
+            members = self.band_members(keys)
+        self._changes += 1  # looked up (the decision's lookups, remembered), now changed
+        if first:
+            self.exact.add(exact, seq)
+        for key, ids in zip(keys, members, strict=True):
+            if len(ids) < _MAX_BAND_IDS:
+                self.bands.add(key, seq)
         profile = fp.story if fp is not None else stored_profile(doc)
         if "w" in doc and profile is not None:  # originals only: copies are found through their root's story
             self.originals += 1

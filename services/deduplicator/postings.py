@@ -8,15 +8,20 @@ the cap; pruning removes the head article from its lists; a removed article from
 list per key:
 
 * entries are kept per **segment** of sequence numbers.  The *open* segment, the ``SEGMENT`` sequence numbers
-  the next article falls in, is a dict of lists; when an article falls past it, it is **frozen** into two
-  sorted numpy arrays, ``keys`` (uint64) and the sequence numbers as uint32 offsets from the segment's start,
-  sorted by (key, sequence number), looked up with ``searchsorted``;
+  the next article falls in, is a dict of lists; when an article falls past it, it is **frozen** into a sorted
+  numpy array looked up with ``searchsorted``: ``key << 18 | offset`` (the sequence number's offset from the
+  segment's start), 8 bytes an entry, when the keys fit in 46 bits (LSH band keys: 37 bits), else the keys
+  (uint64) and the offsets (uint32) apart (exact keys: 64 bits), sorted by (key, sequence number);
 * frozen segments of one ``BLOCK`` of sequence numbers are merged (a stable sort of two sorted runs: linear),
   the last into the one before while that one is at most twice its size, so a block holds a few segments of
   geometrically decreasing size and a lookup searches a handful of arrays per block;
 * pruning does not touch them: entries before ``head`` are skipped at lookup, and a segment wholly before
   ``head`` is dropped as a whole (:meth:`Postings.expire`); a removal out of order (rare: a caller forgetting
   a recent article) is a tombstone set the caller passes in.
+
+One difference from the dict of lists, outside the stream's paths: an entry whose record had disappeared from
+``docs`` when the head reached it (removed behind the index's back) used to stay in its lists until the next
+rebuild; here it is skipped like every entry before ``head``.
 
 :class:`Queue` maps a sequence number to its article id (the retention queue) as a list from a base.
 """
@@ -71,25 +76,35 @@ class Segment:
         return self.keys >> shift, (self.keys & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.uint32)
 
     def find(self, query: Keys, out: list[list[int]]) -> None:
-        """Append each queried key's sequence numbers in this segment to its list in ``out``."""
+        """Append each queried key's sequence numbers in this unpacked segment to its list in ``out``."""
+        assert self.offsets is not None
         keys = self.keys
-        if self.offsets is not None:
-            lo = keys.searchsorted(query, "left")
-            hi = keys.searchsorted(query, "right")
-            for i in np.flatnonzero(hi > lo).tolist():
-                out[i].extend((self.offsets[lo[i] : hi[i]].astype(np.int64) + self.lo).tolist())
-            return
-        shift = np.uint64(self.shift)
-        fits = query < np.uint64(1 << (64 - self.shift))  # larger keys are in no packed segment
-        lo = keys.searchsorted(query << shift, "left")
-        hi = np.where(fits, keys.searchsorted((query + np.uint64(1)) << shift, "left"), lo)
-        mask = (np.uint64(1) << shift) - np.uint64(1)
+        lo = keys.searchsorted(query, "left")
+        hi = keys.searchsorted(query, "right")
         for i in np.flatnonzero(hi > lo).tolist():
-            out[i].extend(((keys[lo[i] : hi[i]] & mask).astype(np.int64) + self.lo).tolist())
+            out[i].extend((self.offsets[lo[i] : hi[i]].astype(np.int64) + self.lo).tolist())
+
+    def find_packed(self, bounds: tuple[Keys, Keys], out: list[list[int]]) -> None:
+        """:meth:`find` in a packed segment, the queries given as :func:`packed_bounds` of its ``shift``."""
+        keys = self.keys
+        lo = keys.searchsorted(bounds[0], "left")
+        hi = keys.searchsorted(bounds[1], "left")
+        mask = (1 << self.shift) - 1
+        for i in np.flatnonzero(hi > lo).tolist():
+            out[i].extend((x & mask) + self.lo for x in keys[lo[i] : hi[i]].tolist())
 
     @property
     def nbytes(self) -> int:
         return int(self.keys.nbytes + (0 if self.offsets is None else self.offsets.nbytes))
+
+
+def packed_bounds(query: Keys, shift: int) -> tuple[Keys, Keys]:
+    """Where each queried key's entries start and end in a packed segment: ``key << shift`` and ``(key + 1) <<
+    shift``; a key too large to be packed gets an empty range (0, 0)."""
+    fits = query < np.uint64(1 << (64 - shift))
+    query = np.where(fits, query, np.uint64(0))
+    start = query << np.uint64(shift)
+    return start, np.where(fits, (query + np.uint64(1)) << np.uint64(shift), start)
 
 
 def _merged(a: Segment, b: Segment) -> Segment:
@@ -123,9 +138,18 @@ class Postings:
         out: list[list[int]] = [[] for _ in keys]
         if self.frozen:
             query = np.array(keys, dtype=np.uint64)
+            bounds: tuple[Keys, Keys] | None = None
+            shift = -1
             for seg in self.frozen:
-                if seg.hi > head:
+                if seg.hi <= head:
+                    continue
+                if seg.offsets is not None:
                     seg.find(query, out)
+                    continue
+                if seg.shift != shift:  # the same for every packed segment: computed once
+                    shift, bounds = seg.shift, packed_bounds(query, seg.shift)
+                assert bounds is not None
+                seg.find_packed(bounds, out)
         opened = self.open
         if opened:
             for ids, key in zip(out, keys, strict=True):

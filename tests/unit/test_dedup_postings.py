@@ -241,3 +241,23 @@ def test_the_bulk_rebuild_equals_adding_each_record_in_order() -> None:
     assert bulk.band_map() == one_by_one.band_map() and bulk.exact_map() == one_by_one.exact_map()
     assert (bulk.stories, bulk.df, bulk.originals) == (one_by_one.stories, one_by_one.df, one_by_one.originals)
     assert bulk.queue.ids == one_by_one.queue.ids
+
+
+def test_a_decision_looks_its_band_and_exact_keys_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding candidates and indexing the article need the same lookups, nothing changing in between: each is
+    made once (a lookup searches every frozen segment: ~40 us each at 1M articles)."""
+    index = DedupIndex(DedupConfig())
+    index.check(article("s000", SEED_000), now=0)
+    calls: list[int] = []
+    live = Postings.live
+
+    def counted(self: Postings, keys: list[int], head: int, dead: set[int]) -> list[list[int]]:
+        calls.append(len(keys))
+        return live(self, keys, head, dead)
+
+    monkeypatch.setattr(Postings, "live", counted)
+    index.check(article("s002", SEED_002), now=1)
+    assert sorted(calls) == [1, index.config.bands]
+    calls.clear()
+    index.check(article("again", SEED_002), now=2)  # an exact copy: its exact key only
+    assert calls == [1]
