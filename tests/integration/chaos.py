@@ -530,8 +530,10 @@ class Chaos:
         for topic in outputs.names:
             if topic in (t.alerts, t.dlq):
                 continue
-            keys = Counter(k for k, _ in outputs.records[topic])
-            r.redelivered[topic.rsplit(".", 1)[-1]] = sum(keys.values()) - len(keys)
+            # Per article id, read from the value: articles.unique and articles.enriched are keyed by story (many
+            # articles share a key there), so counting keys took a story's other articles for redeliveries.
+            ids = Counter(article_id_of(value) or k for k, value in outputs.records[topic])
+            r.redelivered[topic.rsplit(".", 1)[-1]] = sum(ids.values()) - len(ids)
 
 
 def plan_from_args(argv: list[str] | None = None) -> tuple[Plan, argparse.Namespace]:
