@@ -600,7 +600,8 @@ class Buckets:
         """
         ids: list[str] = []
         seqs, exact, signed, originals = array("q"), array("Q"), array("q"), array("q")
-        signatures = bytearray()
+        signatures, words = bytearray(), bytearray()
+        word_counts = array("q")  # story words of each original (32-bit hashes), in the order of ``originals``
         odd: list[tuple[int, list[int]]] = []  # signatures not num_perm long (none are written): keyed one by one
         width = 2 * config.num_perm
         for key, value in docs.items():
@@ -620,6 +621,9 @@ class Buckets:
                     odd.append((i, band_keys(_unpack(doc["g"]), config.bands)))
             if "w" in doc:
                 originals.append(i)
+                packed = base64.b64decode(doc["w"])
+                words += packed
+                word_counts.append(len(packed) // 4)
         n = len(ids)
         seq = np.frombuffer(seqs, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         order = np.argsort(seq, kind="stable")
@@ -640,25 +644,47 @@ class Buckets:
             band_seqs = np.concatenate((band_seqs, np.repeat(seq[[i for i, _ in odd]], [len(ks) for _, ks in odd])))
         out.bands = Postings.built(_MAX_BAND_IDS, keys.ravel(), band_seqs, next_seq)
         del keys, band_seqs
+        # The originals in sequence order, each sequence number one int object shared by its postings.
+        which = np.frombuffer(originals, dtype=np.int64) if len(originals) else np.zeros(0, dtype=np.int64)
+        rank = np.argsort(seq[which], kind="stable")  # rank -> position in ``originals``
+        at: list[int] = seq[which[rank]].tolist()
+        out.originals = len(at)
         stories, df = out.stories, out.df
+        # Story words, all at once: each word's document frequency, and its posting (its last
+        # _MAX_POSTING_IDS originals in sequence order) by a stable sort of (word, rank).
+        counts = np.frombuffer(word_counts, dtype=np.int64) if len(word_counts) else np.zeros(0, dtype=np.int64)
+        hashes = np.frombuffer(bytes(words), dtype="<u4").astype(np.int64)
+        del words
+        position = np.empty(len(rank), dtype=np.int64)
+        position[rank] = np.arange(len(rank))
+        owner = np.repeat(position, counts)  # each word's original, as its rank in sequence order
+        order = np.lexsort((owner, hashes))
+        hashes, owner = hashes[order], owner[order]
+        del order
+        if len(hashes):
+            starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+            ends = np.append(starts[1:], len(hashes))
+            df.update(dict(zip(hashes[starts].tolist(), (ends - starts).tolist(), strict=True)))
+            for word, start, end in zip(hashes[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+                stories[word] = [at[r] for r in owner[max(start, end - _MAX_POSTING_IDS) : end].tolist()]
+        del hashes, owner
+        # Tagged features (places, regions, actors, ...: a few per original) one original at a time, in order.
         posted_kinds = (PLACE, REGION, ACTOR)
-        first = np.frombuffer(originals, dtype=np.int64) if len(originals) else np.zeros(0, dtype=np.int64)
-        first = first[np.argsort(seq[first], kind="stable")]
-        for i, at in zip(first.tolist(), seq[first].tolist(), strict=True):
-            doc = _record(docs[ids[i]])
-            words = _unpack32(doc["w"])
-            tagged = doc.get("e", ())
-            df.update(words)
+        for i, seq_at in zip(which[rank].tolist(), at, strict=True):
+            tagged = _record(docs[ids[i]]).get("e", ())
+            if not tagged:
+                continue
             df.update(tagged)
-            for f in chain(words, [t for t in tagged if t[:2] in posted_kinds]):
+            for f in tagged:
+                if f[:2] not in posted_kinds:
+                    continue
                 posting = stories.get(f)
                 if posting is None:
-                    stories[f] = [at]
+                    stories[f] = [seq_at]
                 else:
-                    posting.append(at)
+                    posting.append(seq_at)
                     if len(posting) > _MAX_POSTING_IDS:
                         del posting[0]
-        out.originals = len(first)
         return out
 
 

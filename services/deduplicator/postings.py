@@ -223,8 +223,16 @@ class Postings:
         out.open_lo = next_seq - next_seq % SEGMENT
         if not len(keys):
             return out
-        order = np.lexsort((seqs, keys))
-        keys, seqs = keys[order], seqs[order]
+        base = int(seqs.min())
+        seq_bits = (int(seqs.max()) - base).bit_length()
+        if int(keys.max()).bit_length() + seq_bits <= 64:  # band keys (37 bits): one sort of key << bits | seq
+            both = np.sort((keys << np.uint64(seq_bits)) | (seqs - base).astype(np.uint64))
+            keys = both >> np.uint64(seq_bits)
+            seqs = (both & np.uint64((1 << seq_bits) - 1)).astype(np.int64) + base
+            del both
+        else:
+            order = np.lexsort((seqs, keys))
+            keys, seqs = keys[order], seqs[order]
         starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
         sizes = np.diff(np.append(starts, len(keys)))
         rank = np.arange(len(keys)) - np.repeat(starts, sizes)

@@ -140,13 +140,15 @@ def test_expiry_drops_a_whole_segment_only_once_head_is_past_it(small_segments: 
     assert p.live([1], first.hi, set()) == [list(range(first.hi, 40))]
 
 
-def test_bulk_build_equals_adding_in_order(small_segments: None) -> None:
+@pytest.mark.parametrize("base", [0, 2**63])
+def test_bulk_build_equals_adding_in_order(small_segments: None, base: int) -> None:
+    """Small keys are sorted packed with their sequence numbers, 64-bit ones (exact keys) by a two-key sort."""
     rng = random.Random(5)
     cap = 2
     one_by_one = Postings(cap)
     keys, seqs = [], []
     for seq in range(7, 200):
-        for key in rng.sample(range(30), 3):
+        for key in (base + k for k in rng.sample(range(30), 3)):
             keys.append(key)
             seqs.append(seq)
             if len(one_by_one.live([key], 7, set())[0]) < cap:
@@ -154,7 +156,7 @@ def test_bulk_build_equals_adding_in_order(small_segments: None) -> None:
     built = Postings.built(cap, np.array(keys, dtype=np.uint64), np.array(seqs, dtype=np.int64), 200)
     assert built.as_dict(7, set()) == one_by_one.as_dict(7, set())
     assert built.entries == one_by_one.entries
-    free = next(k for k in range(30, 40) if not built.live([k], 7, set())[0])
+    free = next(base + k for k in range(30, 40) if not built.live([base + k], 7, set())[0])
     built.add(free, 200)  # and it goes on from there, in the open segment
     assert built.live([free], 7, set()) == [[200]] and built.open_lo == 200 - 200 % postings.SEGMENT
 
