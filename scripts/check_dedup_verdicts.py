@@ -87,7 +87,7 @@ def new_index(config: DedupConfig, docs: Any, records: str | None) -> DedupIndex
         return DedupIndex(config, docs)
     if "records" not in inspect.signature(DedupIndex).parameters:
         raise SystemExit("this DedupIndex has no records= option")
-    return DedupIndex(config, docs, records=records)  # type: ignore[call-arg]
+    return DedupIndex(config, docs, records="bytes" if records == "bytes" else "dict")
 
 
 def line(tag: str, article_id: str, v: Any) -> str:

@@ -48,7 +48,8 @@ recovery, or a failover), so a decision costs two table writes.  The band and
 exact buckets are numpy arrays per segment of sequence numbers (``postings.py``),
 the rebuild computes them in bulk, and with ``records="bytes"`` each record is
 kept as its orjson bytes, decoded when read (docs/performance.md, "The dedup
-index at scale": ~0.9 KB of worker memory per article instead of ~4.8 KB).  Every
+index at scale": 974 B of worker memory per article at 1M articles instead of
+4,754 B, recovery 29 s instead of 144 s).  Every
 :meth:`DedupIndex.check` forgets up to ``prune_batch`` of the oldest articles
 that have left the retention window, so the index stays bounded without a
 scan and every write happens inside the event that caused it (a Faust table
