@@ -263,3 +263,20 @@ def test_a_decision_looks_its_band_and_exact_keys_up_once(monkeypatch: pytest.Mo
     calls.clear()
     index.check(article("again", SEED_002), now=2)  # an exact copy: its exact key only
     assert calls == [1]
+
+
+def test_the_faust_codecs_of_an_upgrade_and_a_downgrade() -> None:
+    """The service's table switched from ``value_serializer="json"`` to ``"raw"``: what Faust's JSON codec wrote is
+    read back by the raw codec as bytes the index decodes, and what the index writes as bytes is read back by the
+    JSON codec (a downgrade) as the same records."""
+    from faust.serializers import codecs
+
+    old = DedupIndex(DedupConfig())
+    _stream(old)
+    upgraded = {k: codecs.loads("raw", codecs.dumps("json", v)) for k, v in old.docs.items()}
+    new = DedupIndex(DedupConfig(), docs=upgraded, records="bytes")
+    late = article("late", near_copy_of_002())
+    assert new.check(late, now=5) == DedupIndex(DedupConfig(), docs=dict(old.docs)).check(late, now=5)
+    downgraded = {k: codecs.loads("json", codecs.dumps("raw", v)) for k, v in upgraded.items()}
+    assert downgraded[NEXT_KEY] == 5 and downgraded["late"] == _record(upgraded["late"])
+    assert all(isinstance(v, dict) for k, v in downgraded.items() if k != NEXT_KEY)
