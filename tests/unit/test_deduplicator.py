@@ -163,7 +163,7 @@ def test_buckets_are_rebuilt_when_another_worker_moved_the_index_on() -> None:
     shared: dict[str, object] = {}
     worker_a = DedupIndex(DedupConfig(), docs=shared)
     worker_a.check(article("s000", SEED_000), now=0)
-    worker_b = DedupIndex(DedupConfig(), docs=shared)  # takes the sequence partition over
+    worker_b = DedupIndex(DedupConfig(), docs=shared)  # takes the ordered partition over
     worker_b.check(article("s002", SEED_002), now=1)
     # worker A gets the partition back: it must see s002, which it never indexed itself
     assert worker_a.check(article("copy", near_copy_of_002()), now=2).duplicate_of == "s002"
