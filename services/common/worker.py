@@ -254,16 +254,17 @@ def attach_stage(
     another producer) is forwarded unchanged to the ordered partition, to be decided there in its turn.
     """
     limits = _limits.get(app, DEFAULT_LIMITS)
-    sender = delivery.Delivery(stage.name, sinks, metrics, limits)
+    # A forward goes through the stages' delivery: one the producer or the broker refuses is a dead letter too.
+    sender = delivery.Delivery(stage.name, {**sinks, "forward": ordered} if ordered else sinks, metrics, limits)
     delivery.register(app, sender)
-    forwarder = _forwarder(app, ordered, sinks["dlq"], metrics) if ordered is not None else None
+    ordered_partition = None if ordered is None else ordered.partition
 
     async def agent(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
             msg = event.message
-            if forwarder is not None and ordered is not None and msg.partition != ordered.partition:
-                await forwarder.send([Emit("forward", event.key or b"", event.value or b"")], value=event.value,
-                                     topic=msg.topic, key=event.key, partition=msg.partition, offset=msg.offset)
+            if ordered_partition is not None and msg.partition != ordered_partition:
+                await sender.send([Emit("forward", event.key or b"", event.value or b"")], value=event.value,
+                                  topic=msg.topic, key=event.key, partition=msg.partition, offset=msg.offset)
                 continue
             emits = process_message(
                 stage,
@@ -281,15 +282,6 @@ def attach_stage(
 
     app.agent(source, name=f"rasd.{stage.name}")(agent)
     watch_lag(app, metrics, {source, *sinks.values()})
-
-
-def _forwarder(app: faust.App, target: Any, dlq: Any, metrics: StageMetrics) -> delivery.Delivery:
-    """The delivery of forwards: a forward the producer or the broker refuses becomes a dead letter with reason
-    ``send``, never a crashed agent."""
-    limits = _limits.get(app, DEFAULT_LIMITS)
-    sender = delivery.Delivery(metrics.service, {"forward": target, "dlq": dlq}, metrics, limits)
-    delivery.register(app, sender)
-    return sender
 
 
 def watch_lag(app: faust.App, metrics: StageMetrics, topics: set[Any], interval: float = LAG_INTERVAL) -> None:

@@ -591,7 +591,7 @@ class Buckets:
     @classmethod
     def rebuilt(cls, docs: Mapping[str, Any], next_seq: int, config: DedupConfig) -> Buckets:
         """The buckets that :meth:`add` of each record of ``docs`` in sequence order gives from empty, computed
-        in bulk: band keys of all signatures at once (:func:`band_keys_matrix`), each key's first sequence
+        in bulk: band keys of all signatures at once (:func:`_band_keys_raw`), each key's first sequence
         numbers by a sort.
 
         Two passes over the records, each decoding one record at a time: the first gathers numbers into arrays
@@ -698,22 +698,6 @@ def _exact_int(exact: str) -> int:
         except ValueError:
             pass
     return int.from_bytes(hashlib.blake2b(exact.encode(), digest_size=8).digest(), "little")
-
-
-def band_keys_matrix(packed: list[str], config: DedupConfig) -> npt.NDArray[np.uint64]:
-    """:func:`band_keys` of many packed signatures (:func:`_pack`) at once: one row of ``config.bands`` keys each.
-
-    Signatures whose length is not ``config.num_perm`` (none are written) are keyed one by one."""
-    bands = config.bands
-    width = (2 * config.num_perm + 2) // 3 * 4  # base64 characters of a packed signature
-    if any(len(p) != width for p in packed):
-        return np.array([band_keys(_unpack(p), bands) for p in packed], dtype=np.uint64).reshape(len(packed), bands)
-    # without padding (2 * num_perm bytes a multiple of 3) the strings decode as one
-    if 2 * config.num_perm % 3 == 0:
-        joined = base64.b64decode("".join(packed))
-    else:
-        joined = b"".join(map(base64.b64decode, packed))
-    return _band_keys_raw(np.frombuffer(joined, dtype="<u2"), len(packed), config)
 
 
 def _band_keys_raw(values: npt.NDArray[np.uint16], count: int, config: DedupConfig) -> npt.NDArray[np.uint64]:

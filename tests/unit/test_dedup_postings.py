@@ -20,11 +20,10 @@ from services.deduplicator.core import (
     Buckets,
     DedupConfig,
     DedupIndex,
+    _band_keys_raw,
     _exact_int,
-    _pack,
     _record,
     band_keys,
-    band_keys_matrix,
     verdict_of,
 )
 from services.deduplicator.postings import Postings, Queue
@@ -181,9 +180,10 @@ def test_band_keys_of_many_signatures_at_once(num_perm: int, bands: int) -> None
     rng = random.Random(num_perm)
     signatures = [tuple(rng.getrandbits(16) for _ in range(num_perm)) for _ in range(50)]
     config = DedupConfig(num_perm=num_perm, bands=bands)
-    matrix = band_keys_matrix([_pack(s) for s in signatures], config)
+    values = np.array([v for s in signatures for v in s], dtype=np.uint16)
+    matrix = _band_keys_raw(values, len(signatures), config)
     assert matrix.tolist() == [band_keys(s, bands) for s in signatures]
-    assert band_keys_matrix([], config).shape == (0, bands)
+    assert _band_keys_raw(np.zeros(0, dtype=np.uint16), 0, config).shape == (0, bands)
 
 
 def test_exact_keys_as_ints_are_one_to_one() -> None:
